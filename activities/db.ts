@@ -1,0 +1,26 @@
+import pg from 'pg';
+
+export type Db = pg.Pool;
+
+/** The process's one connection pool; `application_name` shows who holds a connection in pg_stat_activity. */
+export function createPool(connectionString: string, options: { max?: number; name?: string } = {}): Db {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.name ?? 'bigbrotr',
+  });
+  // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the process.
+  pool.on('error', (err) => console.error(`postgres: idle connection lost: ${err.message}`));
+  return pool;
+}
+
+/** A URL with its password hidden, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}

@@ -1,0 +1,137 @@
+// The migration runner: applies sql/*.sql and sql/<deployment>/*.sql in the order of their numbers,
+// each in its own transaction, and records what it applied. Every worker runs it at start-up: an
+// advisory lock makes two at once safe (the second waits, then finds nothing to do).
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Db } from './db.js';
+
+export const SQL_DIR = fileURLToPath(new URL('../sql/', import.meta.url));
+export const DEPLOYMENTS = ['bigbrotr', 'lilbrotr'] as const;
+export type Deployment = (typeof DEPLOYMENTS)[number];
+
+// Any constant will do, as long as nothing else in the database uses it: "bbmigrat" in ASCII.
+const MIGRATION_LOCK = 0x62626d6967726174n;
+
+export interface Migration {
+  version: string; // the file name, e.g. 0002_events.sql
+  deployment: Deployment | null; // null for the shared files
+  path: string;
+  sql: string;
+  checksum: string;
+}
+
+export function listMigrations(deployment: Deployment, dir = SQL_DIR): Migration[] {
+  const files = [
+    ...sqlFiles(dir).map((f) => ({ path: join(dir, f), deployment: null })),
+    ...sqlFiles(join(dir, deployment)).map((f) => ({ path: join(dir, deployment, f), deployment })),
+  ].sort((a, b) => basename(a.path).localeCompare(basename(b.path)));
+  const seen = new Map<string, string>();
+  return files.map(({ path, deployment }) => {
+    const version = basename(path);
+    const number = version.split('_')[0] ?? version;
+    const other = seen.get(number);
+    if (other) throw new Error(`two migrations share number ${number}: ${other} and ${path}`);
+    seen.set(number, path);
+    const sql = readFileSync(path, 'utf8');
+    return { version, deployment, path, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+  });
+}
+
+function sqlFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f));
+}
+
+export interface MigrationResult {
+  applied: string[];
+  alreadyApplied: number;
+}
+
+export async function migrate(db: Db, deployment: Deployment, log: (msg: string) => void = () => {}): Promise<MigrationResult> {
+  const migrations = listMigrations(deployment);
+  const client = await db.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK.toString()]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migration (
+        version    text PRIMARY KEY,
+        deployment text,
+        checksum   text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now())`);
+      const done = await appliedMigrations(client);
+      checkDeployment(done, deployment);
+      const applied: string[] = [];
+      for (const m of migrations) {
+        const prior = done.get(m.version);
+        if (prior) {
+          if (prior.checksum !== m.checksum) {
+            throw new Error(`${m.path} was changed after it was applied: schema changes go in a new numbered file`);
+          }
+          continue;
+        }
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO schema_migration (version, deployment, checksum) VALUES ($1::text, $2::text, $3::text)', [
+            m.version,
+            m.deployment,
+            m.checksum,
+          ]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK');
+          throw new Error(`migration ${m.path} failed: ${(err as Error).message}`);
+        }
+        applied.push(m.version);
+        log(`applied ${m.deployment ?? 'shared'}/${m.version}`);
+      }
+      return { applied, alreadyApplied: migrations.length - applied.length };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK.toString()]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+type Applied = Map<string, { deployment: string | null; checksum: string }>;
+
+async function appliedMigrations(client: { query: Db['query'] }): Promise<Applied> {
+  const { rows } = await client.query<{ version: string; deployment: string | null; checksum: string }>(
+    'SELECT version, deployment, checksum FROM schema_migration',
+  );
+  return new Map(rows.map((r) => [r.version, r]));
+}
+
+function checkDeployment(done: Applied, deployment: Deployment): void {
+  for (const [version, row] of done) {
+    if (row.deployment !== null && row.deployment !== deployment) {
+      throw new Error(
+        `this database holds a ${row.deployment} archive (${version}) but the config says ${deployment}: ` +
+          'use a separate database per deployment',
+      );
+    }
+  }
+}
+
+/** What the schema lacks, for the Seeder's check: migrations not applied, tables or functions gone. */
+export async function missingSchema(db: Db, deployment: Deployment): Promise<string[]> {
+  const exists = await db.query<{ t: string | null }>(`SELECT to_regclass('schema_migration')::text AS t`);
+  if (!exists.rows[0]?.t) return ['schema_migration (no migration has run)'];
+  const done = await appliedMigrations(db);
+  const missing = listMigrations(deployment)
+    .filter((m) => !done.has(m.version))
+    .map((m) => `migration ${m.deployment ?? 'shared'}/${m.version}`);
+  const objects = await db.query<{ name: string }>(
+    `SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NULL
+     UNION ALL
+     SELECT name || '()' FROM unnest($2::text[]) AS name
+     WHERE NOT EXISTS (SELECT 1 FROM pg_proc WHERE proname = name)`,
+    [REQUIRED_TABLES, REQUIRED_FUNCTIONS],
+  );
+  return [...missing, ...objects.rows.map((r) => r.name)];
+}
+
+const REQUIRED_TABLES = ['relay', 'candidate', 'event', 'event_relay', 'metadata', 'relay_metadata', 'relay_metadata_latest'];
+const REQUIRED_FUNCTIONS = ['candidate_insert', 'relay_insert', 'event_insert', 'event_relay_insert', 'metadata_insert', 'relay_metadata_insert'];

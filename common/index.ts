@@ -1,0 +1,5 @@
+// The pure module shared by workflows and activities: imports only zod and @temporalio/common.
+export * from './errors.js';
+export * from './inputs.js';
+export * from './relay-url.js';
+export * from './types.js';

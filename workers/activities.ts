@@ -1,0 +1,10 @@
+// Every activity the worker serves, built once over the process's dependencies.
+import type { Db } from '../activities/db.js';
+import { createSeederActivities } from '../activities/seeder.js';
+import type { Config } from './config.js';
+
+export function createActivities(deps: { db: Db; config: Config }) {
+  return {
+    ...createSeederActivities(deps),
+  };
+}

@@ -1,0 +1,95 @@
+// One YAML file per deployment (config/bigbrotr.yaml), environment overrides on top, validated by
+// zod at start-up: a wrong value stops start-up with the field, the value and what is allowed.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEPLOYMENTS } from '../activities/migrate.js';
+
+export const PROJECT_DIR = resolve(import.meta.dirname, '..');
+export const DEFAULT_CONFIG = resolve(PROJECT_DIR, 'config/bigbrotr.yaml');
+
+const configSchema = z.strictObject({
+  deployment: z.enum(DEPLOYMENTS),
+  database: z.strictObject({
+    url: z.string().default(''),
+    pool_max: z.number().int().min(1).max(100).default(10),
+  }),
+  temporal: z.strictObject({
+    address: z.string().default(''),
+    namespace: z.string().min(1).default('default'),
+    task_queue: z.string().min(1).default('bigbrotr'),
+  }),
+  relay_url: z.strictObject({ allow_local: z.boolean().default(false) }).default({ allow_local: false }),
+  seeder: z.strictObject({
+    file: z.string().min(1),
+    batch_size: z.number().int().min(1).max(100_000).default(1000),
+  }),
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  /** The config file's folder: relative paths in it (the seed file) resolve from here. */
+  dir: string;
+  /** The file it came from, for messages. */
+  path: string;
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the config file (BIGBROTR_CONFIG, else config/bigbrotr.yaml) and applies the environment. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, path = env.BIGBROTR_CONFIG ?? DEFAULT_CONFIG): Config {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new ConfigError(`config file not found: ${file} (set BIGBROTR_CONFIG to a YAML file)`);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: expected a mapping at the top`);
+  const merged = applyEnv(raw as Record<string, unknown>, env);
+  const r = configSchema.safeParse(merged);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => {
+      const field = i.path.join('.') || '(top level)';
+      const value = i.path.length ? valueAt(merged, i.path) : undefined;
+      return `  ${field} = ${JSON.stringify(value) ?? '(missing)'}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid config ${file}${envNote(env)}:\n${problems.join('\n')}`);
+  }
+  return { ...r.data, dir: dirname(file), path: file };
+}
+
+const ENV_PREFIX = 'BIGBROTR__';
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = structuredClone(raw);
+  const set = (path: string[], value: unknown) => {
+    let node = out;
+    for (const key of path.slice(0, -1)) {
+      if (node[key] === null || typeof node[key] !== 'object') node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[path.at(-1) as string] = value;
+  };
+  if (env.DATABASE_URL) set(['database', 'url'], env.DATABASE_URL);
+  if (env.TEMPORAL_ADDRESS) set(['temporal', 'address'], env.TEMPORAL_ADDRESS);
+  if (env.TEMPORAL_NAMESPACE) set(['temporal', 'namespace'], env.TEMPORAL_NAMESPACE);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
+    // Values are YAML scalars, so `true`, `500` and `"500"` mean what they would in the file.
+    set(name.slice(ENV_PREFIX.length).toLowerCase().split('__'), parseYaml(value));
+  }
+  return out;
+}
+
+function envNote(env: NodeJS.ProcessEnv): string {
+  const names = Object.keys(env).filter((n) => n.startsWith(ENV_PREFIX));
+  return names.length ? ` (with environment overrides ${names.join(', ')})` : '';
+}
+
+function valueAt(obj: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined), obj);
+}

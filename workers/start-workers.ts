@@ -1,0 +1,23 @@
+// `npm run start-workers`: only the workers, against TEMPORAL_ADDRESS and DATABASE_URL. Run as many
+// as you like, on as many machines: they share the task queue (and apply the schema safely).
+import { loadConfig } from './config.js';
+import { StartupError } from './errors.js';
+import { runMain, say } from './main.js';
+import { connectDatabase, connectTemporal, createWorker } from './worker.js';
+
+runMain(async () => {
+  const config = loadConfig();
+  if (!config.database.url) {
+    throw new StartupError('DATABASE_URL is not set: the workers need a PostgreSQL server (`npm start` runs the whole local stack instead)');
+  }
+  const address = config.temporal.address || 'localhost:7233';
+  const db = await connectDatabase(config.database.url, config, 'bigbrotr-worker');
+  const connection = await connectTemporal(address);
+  const worker = await createWorker({ connection, config, db, log: say });
+  say(`worker on task queue "${config.temporal.task_queue}" of ${address} (namespace ${config.temporal.namespace}); Ctrl-C stops it`);
+  // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities finish first.
+  await worker.run();
+  await connection.close();
+  await db.end();
+  say('worker stopped');
+});
