@@ -76,7 +76,9 @@ export function parseRelayUrl(raw: unknown, options: RelayUrlOptions = {}): Rela
   // Overlay networks carry their own encryption: their relays are ws://. Clearnet relays are wss://
   // (as the original does). A local test relay keeps the scheme it was given.
   const finalScheme = local ? scheme : network === 'clearnet' ? 'wss' : 'ws';
-  const explicitPort = parsed.port === '' ? undefined : Number(parsed.port);
+  // The port as written: URL drops a port that is the default of the scheme *given*, but the
+  // scheme may change (wss://x.onion:443 is ws://x.onion:443).
+  const explicitPort = port ? Number(port) : undefined;
   const defaultPort = finalScheme === 'wss' ? 443 : 80;
   const portPart = explicitPort === undefined || explicitPort === defaultPort ? '' : `:${explicitPort}`;
   const url = `${finalScheme}://${host}${portPart}${path}`;
@@ -137,8 +139,8 @@ function classifyHost(host: string): HostKind {
   }
   if (labels.length < 2) return { code: 'bad-host', reason: `host "${host}" has no top-level domain` };
   if (host.length > 253) return { code: 'bad-host', reason: `host name too long (${host.length} characters, at most 253)` };
+  // (A numeric last label never gets here: URL reads such a host as an IPv4 address.)
   if (!validLabels(labels)) return { code: 'bad-host', reason: `invalid host name "${host}"` };
-  if (/^[0-9]+$/.test(tld ?? '')) return { code: 'bad-host', reason: `invalid host name "${host}" (numeric top-level domain)` };
   return 'clearnet';
 }
 

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createPool } from '../../activities/db.js';
+import { listMigrations, migrate, missingSchema } from '../../activities/migrate.js';
+import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
+
+const dbs: TestDatabase[] = [];
+after(() => Promise.all(dbs.map((d) => d.drop())));
+async function empty() {
+  const d = await freshDatabase({ migrate: false });
+  dbs.push(d);
+  return d;
+}
+
+describe('migrations', () => {
+  it('apply every file once; a second run applies nothing and changes nothing', async () => {
+    const { db } = await empty();
+    assert.deepEqual(await missingSchema(db, 'bigbrotr'), ['schema_migration (no migration has run)']);
+    const first = await migrate(db, 'bigbrotr');
+    assert.deepEqual(first.applied, listMigrations('bigbrotr').map((m) => m.version));
+    const second = await migrate(db, 'bigbrotr');
+    assert.deepEqual(second, { applied: [], alreadyApplied: first.applied.length });
+    assert.equal(await count(db, 'SELECT * FROM schema_migration'), first.applied.length);
+    assert.deepEqual(await missingSchema(db, 'bigbrotr'), []);
+    // 16 hash partitions for events and for their relay links
+    assert.equal(await count(db, `SELECT * FROM pg_inherits WHERE inhparent = 'event'::regclass`), 16);
+    assert.equal(await count(db, `SELECT * FROM pg_inherits WHERE inhparent = 'event_relay'::regclass`), 16);
+  });
+
+  it('two runners at once: one applies, the other waits and finds nothing to do', async () => {
+    const { url } = await empty();
+    const a = createPool(url);
+    const b = createPool(url);
+    try {
+      const [ra, rb] = await Promise.all([migrate(a, 'bigbrotr'), migrate(b, 'bigbrotr')]);
+      const total = listMigrations('bigbrotr').length;
+      assert.equal(ra.applied.length + rb.applied.length, total);
+      assert.ok(ra.applied.length === 0 || rb.applied.length === 0, 'only one runner applies');
+      assert.equal(await count(a, 'SELECT * FROM schema_migration'), total);
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+    }
+  });
+
+  it('refuses a file that changed after it was applied', async () => {
+    const { db } = await empty();
+    await migrate(db, 'bigbrotr');
+    await db.query(`UPDATE schema_migration SET checksum = 'edited' WHERE version = '0001_relays.sql'`);
+    await assert.rejects(migrate(db, 'bigbrotr'), /0001_relays\.sql was changed after it was applied/);
+  });
+
+  it('refuses to open a bigbrotr database as lilbrotr', async () => {
+    const { db } = await empty();
+    await migrate(db, 'bigbrotr');
+    await assert.rejects(migrate(db, 'lilbrotr'), /holds a bigbrotr archive .* config says lilbrotr/);
+  });
+
+  it('lilbrotr has the same tables without tags and content', async () => {
+    const { db } = await empty();
+    await migrate(db, 'lilbrotr');
+    assert.deepEqual(await missingSchema(db, 'lilbrotr'), []);
+    const { rows } = await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'event' ORDER BY ordinal_position`);
+    assert.deepEqual(rows.map((r) => r.column_name), ['id', 'pubkey', 'created_at', 'kind', 'sig']);
+  });
+
+  it('reports what is missing', async () => {
+    const { db } = await empty();
+    await migrate(db, 'bigbrotr');
+    await db.query('DROP FUNCTION candidate_insert');
+    await db.query(`DELETE FROM schema_migration WHERE version = '0003_event_relay.sql'`);
+    assert.deepEqual(await missingSchema(db, 'bigbrotr'), ['migration shared/0003_event_relay.sql', 'candidate_insert()']);
+  });
+});

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { insertCandidates, insertRelays } from '../../activities/store.js';
+import type { Network } from '../../common/index.js';
+import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
+
+let t: TestDatabase;
+before(async () => (t = await freshDatabase()));
+after(() => t.drop());
+
+describe('batch writes', () => {
+  it('candidates: one call; duplicates counted once, bad rows rejected with reasons, the rest stored', async () => {
+    const rows = [
+      { url: 'wss://relay.one.example', network: 'clearnet' as Network, source: 'seed' },
+      { url: 'wss://relay.one.example', network: 'clearnet' as Network, source: 'seed' }, // repeated in the batch
+      { url: 'wss://relay.two.example', network: 'clearnet' as Network, source: 'event:10002' },
+      { url: 'wss://Relay.Three.example/', network: 'clearnet' as Network, source: 'seed' }, // not canonical
+      { url: 'https://relay.four.example', network: 'clearnet' as Network, source: 'seed' }, // not a relay URL
+      { url: 'wss://relay.five.example', network: 'tor' as Network, source: 'seed' }, // wrong network
+      { url: 'wss://127.0.0.1:7000', network: 'clearnet' as Network, source: 'seed' }, // local
+    ];
+    const r = await insertCandidates(t.db, rows, 1_700_000_000);
+    assert.equal(r.inserted, 2);
+    assert.equal(r.alreadyKnown, 1);
+    assert.deepEqual(r.rejected.map((x) => x.url), rows.slice(3).map((x) => x.url));
+    assert.match(r.rejected[0]?.reason ?? '', /not canonical \(expected wss:\/\/relay\.three\.example\)/);
+    assert.match(r.rejected[1]?.reason ?? '', /unsupported scheme "https"/);
+    assert.match(r.rejected[2]?.reason ?? '', /network is clearnet, not tor/);
+    assert.match(r.rejected[3]?.reason ?? '', /local or private/);
+    const { rows: stored } = await t.db.query('SELECT url, network, source, discovered_at, failures FROM candidate ORDER BY url');
+    assert.deepEqual(stored, [
+      { url: 'wss://relay.one.example', network: 'clearnet', source: 'seed', discovered_at: '1700000000', failures: 0 },
+      { url: 'wss://relay.two.example', network: 'clearnet', source: 'event:10002', discovered_at: '1700000000', failures: 0 },
+    ]);
+  });
+
+  it('the same batch twice inserts nothing the second time and keeps the first rows', async () => {
+    const rows = [{ url: 'wss://relay.one.example', network: 'clearnet' as Network, source: 'api:x' }];
+    const r = await insertCandidates(t.db, rows, 1_800_000_000);
+    assert.deepEqual(r, { inserted: 0, alreadyKnown: 1, rejected: [] });
+    const { rows: stored } = await t.db.query(`SELECT source, discovered_at FROM candidate WHERE url = 'wss://relay.one.example'`);
+    assert.deepEqual(stored, [{ source: 'seed', discovered_at: '1700000000' }]);
+  });
+
+  it('a URL that is already a relay does not become a candidate again', async () => {
+    const relays = await insertRelays(t.db, [
+      { url: 'wss://relay.six.example', network: 'clearnet', discoveredAt: 1 },
+      { url: 'wss://relay.six.example', network: 'clearnet', discoveredAt: 2 },
+      { url: 'ws://127.0.0.1:7777', network: 'clearnet', discoveredAt: 3 },
+    ], { allowLocal: true });
+    assert.deepEqual(relays, { inserted: 2, alreadyKnown: 1, rejected: [] });
+    const r = await insertCandidates(t.db, [{ url: 'wss://relay.six.example', network: 'clearnet', source: 'seed' }], 5);
+    assert.deepEqual(r, { inserted: 0, alreadyKnown: 1, rejected: [] });
+    assert.equal(await count(t.db, `SELECT * FROM candidate WHERE url = 'wss://relay.six.example'`), 0);
+  });
+
+  it('the database refuses what the module would: constraints are the backstop', async () => {
+    await assert.rejects(t.db.query(`SELECT candidate_insert(ARRAY['https://x.example'], ARRAY['clearnet'], ARRAY['seed'], 1)`), /relay_url/);
+    await assert.rejects(t.db.query(`SELECT relay_insert(ARRAY['wss://x.example'], ARRAY['darknet'], ARRAY[1]::bigint[])`), /relay_network/);
+    await assert.rejects(t.db.query(`SELECT metadata_insert(ARRAY['\\x00'::bytea], ARRAY['{}'::jsonb])`), /metadata_id_check/);
+  });
+
+  it('an empty batch makes no round trip and changes nothing', async () => {
+    const before = await count(t.db, 'SELECT * FROM candidate');
+    assert.deepEqual(await insertCandidates(t.db, [], 1), { inserted: 0, alreadyKnown: 0, rejected: [] });
+    assert.equal(await count(t.db, 'SELECT * FROM candidate'), before);
+  });
+});
