@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createSeederActivities, seedFileLines } from '../../activities/seeder.js';
-import { parseRelayUrl } from '../../common/index.js';
+import { parseRelayUrl, type SeedReport } from '../../common/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig, writeSeedFile } from '../helpers/config.js';
 
@@ -34,7 +34,7 @@ describe('seeder activities', () => {
     writeSeedFile(config, 'seed.txt', SEED);
     const acts = createSeederActivities({ db: t.db, config });
     const env = new MockActivityEnvironment();
-    const first = await env.run(acts.seedCandidates, { file: 'seed.txt', batchSize: 2 });
+    const first: SeedReport = await env.run(acts.seedCandidates, { file: 'seed.txt', batchSize: 2 });
     assert.equal(first.read, 7);
     assert.equal(first.valid, 5);
     assert.equal(first.invalid, 2);
@@ -50,7 +50,7 @@ describe('seeder activities', () => {
       { url: 'wss://relay.c.example', network: 'clearnet', source: 'seed' },
     ]);
 
-    const second = await new MockActivityEnvironment().run(acts.seedCandidates, { file: 'seed.txt' });
+    const second: SeedReport = await new MockActivityEnvironment().run(acts.seedCandidates, { file: 'seed.txt' });
     assert.equal(second.inserted, 0);
     assert.equal(second.alreadyKnown, 5);
     assert.equal(await count(t.db, 'SELECT * FROM candidate'), 4);
@@ -62,7 +62,7 @@ describe('seeder activities', () => {
     const acts = createSeederActivities({ db: t.db, config });
     const done = { file: 'x', read: 3, valid: 2, invalid: 0, invalidReasons: {}, invalidSamples: [], inserted: 2, alreadyKnown: 0 };
     const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { nextIndex: 2, report: done } });
-    const r = await env.run(acts.seedCandidates, { file: 'resume.txt', batchSize: 2 });
+    const r: SeedReport = await env.run(acts.seedCandidates, { file: 'resume.txt', batchSize: 2 });
     assert.equal(r.inserted, 3);
     assert.equal(r.valid, 3);
     // only the third line was read by this attempt

@@ -21,7 +21,7 @@ after(async () => {
 });
 
 let n = 0;
-async function runSeeder(activities: object, args: unknown[] = [{}]) {
+async function runSeeder(activities: object, args: [unknown] = [{}]) {
   const taskQueue = `seeder-${++n}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
   return worker.runUntil(env.client.workflow.execute(seeder, { taskQueue, workflowId: `seeder-${n}`, args }));
