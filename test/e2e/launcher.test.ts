@@ -1,0 +1,107 @@
+// The launcher as a new user meets it: `npm start` on an empty data folder brings up PostgreSQL,
+// the Temporal dev server with its Web UI, the worker and the pipeline; Ctrl-C stops it all; the
+// next `npm start` finds its data where it left it.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import type { SeedReport } from '../../common/index.js';
+import { freePort, PASSWORD } from '../../workers/embedded-postgres.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const dataDir = mkdtempSync(join(tmpdir(), 'bigbrotr-launcher-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+interface Launch {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<string>;
+}
+
+function npmStart(env: NodeJS.ProcessEnv): Launch {
+  // Its own process group, so that a signal reaches npm and everything under it, as Ctrl-C does.
+  const child = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
+  return { child, output: () => out, exited };
+}
+
+async function waitFor(launch: Launch, pattern: RegExp, ms: number): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const m = launch.output().match(pattern);
+    if (m) return m;
+    if (launch.child.exitCode !== null) assert.fail(`npm start exited (${launch.child.exitCode}):\n${launch.output()}`);
+    if (Date.now() > deadline) assert.fail(`no ${pattern} within ${ms} ms:\n${launch.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function ctrlC(launch: Launch): Promise<void> {
+  process.kill(-(launch.child.pid as number), 'SIGINT');
+  const how = await Promise.race([launch.exited, new Promise((r) => setTimeout(() => r('still running after 60 s'), 60_000).unref())]);
+  // npm re-raises the SIGINT it forwarded once its child is done, as it does in a terminal.
+  assert.ok(how === 'exit 0' || how === 'SIGINT', `npm start should exit cleanly on Ctrl-C, not ${how}:\n${launch.output()}`);
+  assert.match(launch.output(), /\[bigbrotr\] stopped/);
+}
+
+async function candidates(output: string): Promise<number> {
+  const port = output.match(/postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:(\d+)\/bigbrotr/)?.[1];
+  assert.ok(port, 'the launcher prints the database address');
+  const c = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'postgres', password: PASSWORD, database: 'bigbrotr' });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ n: string }>('SELECT count(*) AS n FROM candidate');
+    return Number(rows[0]?.n);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('npm start', () => {
+  it('comes up from nothing, runs the Seeder, stops on Ctrl-C and resumes with its data', async () => {
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const env: NodeJS.ProcessEnv = { ...process.env, BIGBROTR_DATA_DIR: dataDir, TEMPORAL_PORT: String(port), TEMPORAL_UI_PORT: String(uiPort) };
+    delete env.DATABASE_URL; // the embedded default, as on a fresh laptop
+    delete env.TEMPORAL_ADDRESS;
+
+    const first = npmStart(env);
+    try {
+      await waitFor(first, /Web UI: (http:\S+)/, 180_000);
+      assert.match(first.output(), /workflow seeder: started/);
+      const page = await fetch(`http://127.0.0.1:${uiPort}/`);
+      assert.equal(page.status, 200, 'the Web UI answers');
+
+      const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+      try {
+        const client = new Client({ connection });
+        const report: SeedReport = await client.workflow.getHandle('seeder').result();
+        assert.ok(report.inserted > 7000, `seeded ${report.inserted}`);
+        assert.equal(report.invalid, 0);
+        assert.equal(await candidates(first.output()), report.inserted);
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await ctrlC(first);
+    }
+
+    const second = npmStart(env);
+    try {
+      await waitFor(second, /Web UI: /, 120_000);
+      // The Seeder's completed run is kept (Temporal's state file) and not run again...
+      assert.match(second.output(), /workflow seeder: already completed/);
+      // ...and the candidates are still there (the embedded server's data folder).
+      assert.ok((await candidates(second.output())) > 7000);
+      assert.doesNotMatch(second.output(), /creating a PostgreSQL cluster/);
+    } finally {
+      await ctrlC(second);
+    }
+  });
+});
