@@ -1,5 +1,5 @@
 // The worker: workflows and activities on the deployment's task queue.
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPool, redactUrl, type Db } from '../activities/db.js';
 import { migrate } from '../activities/migrate.js';
 import { createActivities } from './activities.js';
@@ -23,7 +23,7 @@ export async function createWorker(opts: {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.task_queue,
-    ...(opts.bundle ? { workflowBundle: opts.bundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: opts.bundle ?? (await bundleWorkflows()),
     activities: createActivities({ db, config }),
   });
 }
@@ -53,4 +53,10 @@ export async function connectDatabase(url: string, config: Config, name: string)
     );
   }
   return db;
+}
+
+/** The workflow code, bundled once; webpack's report is left out of the logs (its errors are not). */
+export function bundleWorkflows() {
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
 }
