@@ -78,3 +78,52 @@ export async function insertRelays(db: Db, rows: RelayRow[], options: RelayUrlOp
   const inserted = out[0]?.n ?? 0;
   return { inserted, alreadyKnown: good.length - inserted + duplicates, rejected };
 }
+
+/** A Nostr event as relays send it (NIP-01). */
+export interface NostrEvent {
+  id: string;
+  pubkey: string;
+  created_at: number;
+  kind: number;
+  tags: string[][];
+  content: string;
+  sig: string;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX128 = /^[0-9a-f]{128}$/;
+
+/**
+ * Archives events the caller has verified (id and signature): one call for the batch; an event
+ * already archived is left as it is. Rows of the wrong shape are refused before the database.
+ */
+export async function insertEvents(db: Db, events: NostrEvent[]): Promise<{ inserted: number; rejected: Array<{ id: string; reason: string }> }> {
+  const good: NostrEvent[] = [];
+  const rejected: Array<{ id: string; reason: string }> = [];
+  for (const e of events) {
+    const reason = !HEX64.test(e.id) ? 'id is not 64 hex characters'
+      : !HEX64.test(e.pubkey) ? 'pubkey is not 64 hex characters'
+      : !HEX128.test(e.sig) ? 'sig is not 128 hex characters'
+      : !Number.isSafeInteger(e.created_at) || e.created_at < 0 ? 'created_at is not a timestamp'
+      : !Number.isInteger(e.kind) || e.kind < 0 || e.kind > 65535 ? 'kind is not 0-65535'
+      : !Array.isArray(e.tags) ? 'tags is not an array'
+      : typeof e.content !== 'string' ? 'content is not a string'
+      : undefined;
+    if (reason) rejected.push({ id: String(e.id).slice(0, 64), reason });
+    else good.push(e);
+  }
+  if (good.length === 0) return { inserted: 0, rejected };
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT event_insert($1::bytea[], $2::bytea[], $3::bigint[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[]) AS n',
+    [
+      good.map((e) => Buffer.from(e.id, 'hex')),
+      good.map((e) => Buffer.from(e.pubkey, 'hex')),
+      good.map((e) => e.created_at),
+      good.map((e) => e.kind),
+      good.map((e) => JSON.stringify(e.tags)),
+      good.map((e) => e.content),
+      good.map((e) => Buffer.from(e.sig, 'hex')),
+    ],
+  );
+  return { inserted: rows[0]?.n ?? 0, rejected };
+}

@@ -2,6 +2,7 @@
 // from the Web UI's "Start Workflow" form with `{}`. Workflows cannot read the config file, so an
 // absent field is passed on as absent and the activity applies the deployment's default.
 import { z } from 'zod';
+import { duration } from './duration.js';
 
 export const seederInput = z
   .strictObject({
@@ -12,3 +13,38 @@ export const seederInput = z
   })
   .default({});
 export type SeederInput = z.infer<typeof seederInput>;
+
+export const FINDER_SOURCES = ['events', 'apis'] as const;
+export type FinderSource = (typeof FINDER_SOURCES)[number];
+
+/** The Finder's place in the archive: the last event scanned, in (created_at, id) order. */
+export const eventCursor = z.strictObject({
+  createdAt: z.number().int().min(0),
+  id: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex characters'),
+});
+export type EventCursor = z.infer<typeof eventCursor>;
+
+export const finderInput = z
+  .strictObject({
+    /** Sleep between cycles; default: config `finder.interval`. */
+    interval: duration.optional(),
+    /** Events per page of the archive scan; default: config `finder.page_size`. */
+    pageSize: z.number().int().min(1).max(100_000).optional(),
+    /** Which sources to use; default: config `finder.sources`. */
+    sources: z.array(z.enum(FINDER_SOURCES)).optional(),
+    /** Cycles before the workflow continues as new (its history stays short); default: config. */
+    cyclesPerRun: z.number().int().min(1).max(10_000).optional(),
+    /** Where the archive scan starts (null: from the beginning). Carried across continue-as-new. */
+    cursor: eventCursor.nullable().optional(),
+    /** How many cycles ran before this run (continue-as-new carries it; the status shows it). */
+    cycle: z.number().int().min(0).optional(),
+    /** Carried by continue-as-new, not for operators: the last cycle's figures, and a cycle cut in two. */
+    carry: z
+      .strictObject({
+        last: z.looseObject({}).nullable().optional(),
+        current: z.looseObject({}).nullable().optional(),
+      })
+      .optional(),
+  })
+  .default({});
+export type FinderInput = z.input<typeof finderInput>;

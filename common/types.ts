@@ -18,3 +18,61 @@ export interface SchemaCheck {
   complete: boolean;
   missing: string[];
 }
+
+/** Settings a Finder run uses: its input, with the config's defaults for what the input left out. */
+export interface FinderSettings {
+  intervalMs: number;
+  pageSize: number;
+  sources: Array<'events' | 'apis'>;
+  cyclesPerRun: number;
+  /** The configured relay-list APIs, by name. */
+  apis: string[];
+}
+
+/** One page of the archive scan: what it found, and where the next page starts. */
+export interface ScanPage {
+  events: number;
+  /** Valid relay URLs found, repeats included. */
+  urls: number;
+  /** Distinct valid URLs in the page. */
+  distinct: number;
+  inserted: number;
+  invalid: Record<string, number>;
+  /** The last event read, or the cursor given when the page was empty. */
+  cursor: { createdAt: number; id: string } | null;
+  /** The scan reached the end of the archive. */
+  done: boolean;
+}
+
+/** One relay-list API's answer in a cycle; a failure is an outcome with its reason, not an error. */
+export interface ApiOutcome {
+  name: string;
+  ok: boolean;
+  error?: string;
+  urls: number;
+  inserted: number;
+  invalid: number;
+  ms: number;
+}
+
+export interface FinderCycle {
+  cycle: number;
+  startedAt: string;
+  finishedAt?: string;
+  pages: number;
+  eventsScanned: number;
+  urlsFound: number;
+  newCandidates: number;
+  invalid: Record<string, number>;
+  apis: ApiOutcome[];
+}
+
+export interface FinderStatus {
+  phase: 'starting' | 'scanning events' | 'asking APIs' | 'sleeping';
+  cycle: number;
+  cursor: { createdAt: number; id: string } | null;
+  current: FinderCycle | null;
+  last: FinderCycle | null;
+  nextCycleAt: string | null;
+  settings: FinderSettings | null;
+}

@@ -1,10 +1,12 @@
 // Every activity the worker serves, built once over the process's dependencies.
 import type { Db } from '../activities/db.js';
+import { createFinderActivities } from '../activities/finder.js';
 import { createSeederActivities } from '../activities/seeder.js';
 import type { Config } from './config.js';
 
 export function createActivities(deps: { db: Db; config: Config }) {
   return {
     ...createSeederActivities(deps),
+    ...createFinderActivities(deps),
   };
 }

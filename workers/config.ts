@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEPLOYMENTS } from '../activities/migrate.js';
+import { duration, FINDER_SOURCES } from '../common/index.js';
 
 export const PROJECT_DIR = resolve(import.meta.dirname, '..');
 export const DEFAULT_CONFIG = resolve(PROJECT_DIR, 'config/bigbrotr.yaml');
@@ -24,6 +25,19 @@ const configSchema = z.strictObject({
   seeder: z.strictObject({
     file: z.string().min(1),
     batch_size: z.number().int().min(1).max(100_000).default(1000),
+  }),
+  finder: z.strictObject({
+    interval: duration.default(3_600_000),
+    page_size: z.number().int().min(1).max(100_000).default(5000),
+    cycles_per_run: z.number().int().min(1).max(10_000).default(24),
+    sources: z.array(z.enum(FINDER_SOURCES)).default([...FINDER_SOURCES]),
+    api_timeout: duration.default(30_000),
+    api_max_bytes: z.number().int().min(1).default(10_000_000),
+    api_max_redirects: z.number().int().min(0).max(20).default(3),
+    apis: z
+      .array(z.strictObject({ name: z.string().regex(/^[\w.-]+$/, 'letters, digits, ".", "-", "_"'), url: z.url({ protocol: /^https?$/ }) }))
+      .default([])
+      .refine((a) => new Set(a.map((x) => x.name)).size === a.length, 'API names must be distinct'),
   }),
 });
 

@@ -1,36 +1,44 @@
 // Starts the pipeline's workflows with fixed IDs, leaving alone any that already run.
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from './config.js';
 
 export interface PipelineStep {
   workflowId: string;
   workflowType: string;
-  /** One-shot: run again only if the last run failed. Endless loops: keep the one that runs. */
+  /** One-shot: run again only if the last run failed. Endless loops: start unless one runs. */
   oneShot: boolean;
 }
 
-// In order: each service feeds the next. Later issues add the Finder, Validator, Monitor, Synchronizer.
-export const PIPELINE: PipelineStep[] = [{ workflowId: 'seeder', workflowType: 'seeder', oneShot: true }];
+// In order: each service feeds the next. Later issues add the Validator, Monitor, Synchronizer.
+export const PIPELINE: PipelineStep[] = [
+  { workflowId: 'seeder', workflowType: 'seeder', oneShot: true },
+  { workflowId: 'finder', workflowType: 'finder', oneShot: false },
+];
 
 export type StepOutcome = 'started' | 'already running' | 'already completed';
 
-export async function startPipeline(client: Client, config: Config): Promise<Record<string, StepOutcome>> {
+export async function startPipeline(client: Client, config: Config, steps = PIPELINE): Promise<Record<string, StepOutcome>> {
   const out: Record<string, StepOutcome> = {};
-  for (const step of PIPELINE) {
-    try {
+  for (const step of steps) {
+    const status = await client.workflow
+      .getHandle(step.workflowId)
+      .describe()
+      .then((d) => d.status.name)
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+    if (status === 'RUNNING') out[step.workflowId] = 'already running';
+    else if (step.oneShot && status === 'COMPLETED') out[step.workflowId] = 'already completed';
+    else {
+      // USE_EXISTING: should another launcher start it between our look and this call, keep theirs.
       await client.workflow.start(step.workflowType, {
         workflowId: step.workflowId,
         taskQueue: config.temporal.task_queue,
         args: [{}],
-        ...(step.oneShot
-          ? { workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' as const }
-          : { workflowIdConflictPolicy: 'USE_EXISTING' as const }),
+        workflowIdConflictPolicy: 'USE_EXISTING',
       });
       out[step.workflowId] = 'started';
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      const { status } = await client.workflow.getHandle(step.workflowId).describe();
-      out[step.workflowId] = status.name === 'RUNNING' ? 'already running' : 'already completed';
     }
   }
   return out;

@@ -1,0 +1,89 @@
+// The Finder's effects: scan a page of the archive for relay URLs, ask one relay-list API, and
+// store what they find as candidates. Each call returns counts and a cursor, never the data.
+import { log } from '@temporalio/activity';
+import type { ApiOutcome, EventCursor, FinderSettings, ScanPage } from '../common/index.js';
+import { httpGet } from './http-get.js';
+import { harvestEvent, harvestJson, Harvest } from './relay-hints.js';
+import type { ActivityDeps } from './seeder.js';
+import { insertCandidates } from './store.js';
+
+const JSON_TYPES = /^(application\/([\w.+-]*\+)?json|text\/json|text\/plain)\b/i;
+
+export const createFinderActivities = ({ db, config }: ActivityDeps) => {
+  const options = { allowLocal: config.relay_url.allow_local };
+  // lilbrotr keeps no tags or content: its scan reads nothing to find (and never fails on it).
+  const columns = config.deployment === 'bigbrotr' ? `tags, CASE WHEN kind IN (2, 3) THEN content END AS content` : `'[]'::jsonb AS tags, NULL AS content`;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  return {
+    /** The Finder's settings: the config's, for what the workflow input leaves out. */
+    async finderSettings(): Promise<FinderSettings> {
+      const f = config.finder;
+      return { intervalMs: f.interval, pageSize: f.page_size, sources: f.sources, cyclesPerRun: f.cycles_per_run, apis: f.apis.map((a) => a.name) };
+    },
+
+    /**
+     * One page of archived events after `after`, in (created_at, id) order: relay URLs found in
+     * it become candidates, in one call. Re-running a page (a retry after a database error) inserts
+     * nothing twice, and the workflow counts a page only once it returns.
+     */
+    async scanEventsPage(q: { after: EventCursor | null; pageSize: number }): Promise<ScanPage> {
+      const { rows } = q.after
+        ? await db.query<{ id: Buffer; created_at: string; kind: number; tags: unknown; content: string | null }>(
+            `SELECT id, created_at, kind, ${columns} FROM event
+             WHERE (created_at, id) > ($1::bigint, $2::bytea) ORDER BY created_at, id LIMIT $3::int`,
+            [q.after.createdAt, Buffer.from(q.after.id, 'hex'), q.pageSize],
+          )
+        : await db.query(`SELECT id, created_at, kind, ${columns} FROM event ORDER BY created_at, id LIMIT $1::int`, [q.pageSize]);
+      const harvest = new Harvest(options);
+      for (const row of rows) harvestEvent(row, harvest);
+      const written = await insertCandidates(db, harvest.urls, now(), options);
+      const last = rows.at(-1);
+      return {
+        events: rows.length,
+        urls: harvest.seen,
+        distinct: harvest.found.size,
+        inserted: written.inserted,
+        invalid: harvest.invalid,
+        cursor: last ? { createdAt: Number(last.created_at), id: last.id.toString('hex') } : q.after,
+        done: rows.length < q.pageSize,
+      };
+    },
+
+    /**
+     * Asks one configured relay-list API. A source that fails (unreachable, slow, huge, garbage,
+     * wrong content type, redirect loop) is an outcome with its reason, not an error: retrying
+     * would only hammer it, and the next cycle asks again.
+     */
+    async fetchRelayList(name: string): Promise<ApiOutcome> {
+      const started = Date.now();
+      const source = config.finder.apis.find((a) => a.name === name);
+      const outcome = (o: Partial<ApiOutcome>): ApiOutcome => ({ name, ok: false, urls: 0, inserted: 0, invalid: 0, ...o, ms: Date.now() - started });
+      if (!source) return outcome({ error: `no API named "${name}" in the config` });
+      let doc: unknown;
+      try {
+        const res = await httpGet(source.url, {
+          timeoutMs: config.finder.api_timeout,
+          maxBytes: config.finder.api_max_bytes,
+          maxRedirects: config.finder.api_max_redirects,
+          headers: { accept: 'application/json', 'user-agent': 'bigbrotr' },
+        });
+        if (res.status !== 200) return outcome({ error: `HTTP ${res.status}` });
+        if (!JSON_TYPES.test(res.contentType)) return outcome({ error: `wrong content type "${res.contentType.slice(0, 100)}" (expected JSON)` });
+        doc = JSON.parse(res.body.toString('utf8'));
+      } catch (err) {
+        const error = err instanceof SyntaxError ? `not JSON: ${err.message}` : (err as Error).message;
+        log.warn('relay-list API failed', { name, error });
+        return outcome({ error });
+      }
+      const harvest = new Harvest(options);
+      harvestJson(doc, `api:${name}`, harvest);
+      const written = await insertCandidates(db, harvest.urls, now(), options);
+      const invalid = Object.values(harvest.invalid).reduce((a, b) => a + b, 0);
+      if (harvest.found.size === 0) return outcome({ error: 'no relay URL in the answer', invalid });
+      return outcome({ ok: true, urls: harvest.found.size, inserted: written.inserted, invalid });
+    },
+  };
+};
+
+export type FinderActivities = ReturnType<typeof createFinderActivities>;
