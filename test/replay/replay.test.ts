@@ -15,7 +15,14 @@ const histories = readdirSync(DIR)
 describe('replay of recorded histories', () => {
   it('has a history for every workflow', () => {
     const types = new Set(histories.map((h) => h.history.events[0].workflowExecutionStartedEventAttributes.workflowType.name));
-    for (const type of ['seeder']) assert.ok(types.has(type), `no recorded history of ${type}`);
+    for (const type of ['seeder', 'finder']) assert.ok(types.has(type), `no recorded history of ${type}`);
+  });
+
+  it('covers the endings that matter: completed, continued as new, cancelled', () => {
+    const endings = new Set(histories.map((h) => h.history.events.at(-1).eventType));
+    for (const e of ['EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED', 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW', 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED']) {
+      assert.ok(endings.has(e), `no recorded history ends in ${e}`);
+    }
   });
 
   it('replays every history without a determinism error', async () => {
