@@ -7,12 +7,18 @@ import { harvestEvent, harvestJson, Harvest } from './relay-hints.js';
 import type { ActivityDeps } from './seeder.js';
 import { insertCandidates } from './store.js';
 
+const CHUNK_ROWS = 1000;
+const CHUNK_BYTES = 8 * 1024 * 1024;
 const JSON_TYPES = /^(application\/([\w.+-]*\+)?json|text\/json|text\/plain)\b/i;
 
 export const createFinderActivities = ({ db, config }: ActivityDeps) => {
   const options = { allowLocal: config.relay_url.allow_local };
   // lilbrotr keeps no tags or content: its scan reads nothing to find (and never fails on it).
-  const columns = config.deployment === 'bigbrotr' ? `tags, CASE WHEN kind IN (2, 3) THEN content END AS content` : `'[]'::jsonb AS tags, NULL AS content`;
+  const bigbrotr = config.deployment === 'bigbrotr';
+  const tagsColumn = bigbrotr ? 'tags' : `'[]'::jsonb`;
+  // Content is read only where relay URLs live in it (kinds 2 and 3).
+  const contentColumn = bigbrotr ? 'CASE WHEN kind IN (2, 3) THEN content END' : 'NULL::text';
+  const columns = `${tagsColumn} AS tags, ${contentColumn} AS content`;
   const now = () => Math.floor(Date.now() / 1000);
 
   return {
@@ -26,28 +32,44 @@ export const createFinderActivities = ({ db, config }: ActivityDeps) => {
      * One page of archived events after `after`, in (created_at, id) order: relay URLs found in
      * it become candidates, in one call. Re-running a page (a retry after a database error) inserts
      * nothing twice, and the workflow counts a page only once it returns.
+     *
+     * The page is read in chunks of at most CHUNK_ROWS rows and CHUNK_BYTES of tags and content (as
+     * stored, which pg_column_size gives without decompressing),
+     * each dropped once harvested: a page of large contact lists costs no more memory than one of
+     * short notes, while the workflow still makes one round trip per page.
      */
     async scanEventsPage(q: { after: EventCursor | null; pageSize: number }): Promise<ScanPage> {
-      const { rows } = q.after
-        ? await db.query<{ id: Buffer; created_at: string; kind: number; tags: unknown; content: string | null }>(
-            `SELECT id, created_at, kind, ${columns} FROM event
-             WHERE (created_at, id) > ($1::bigint, $2::bytea) ORDER BY created_at, id LIMIT $3::int`,
-            [q.after.createdAt, Buffer.from(q.after.id, 'hex'), q.pageSize],
-          )
-        : await db.query(`SELECT id, created_at, kind, ${columns} FROM event ORDER BY created_at, id LIMIT $1::int`, [q.pageSize]);
       const harvest = new Harvest(options);
-      for (const row of rows) harvestEvent(row, harvest);
+      let cursor = q.after;
+      let events = 0;
+      let done = false;
+      while (events < q.pageSize) {
+        const limit = Math.min(CHUNK_ROWS, q.pageSize - events);
+        const { rows } = await db.query<{ id: Buffer; created_at: string; kind: number; tags: unknown; content: string | null; fetched: string }>(
+          `SELECT id, created_at, kind, tags, content, fetched FROM (
+             SELECT p.*, count(*) OVER () AS fetched,
+                    sum(size) OVER (ORDER BY created_at, id ROWS UNBOUNDED PRECEDING) - size AS before
+             FROM (SELECT id, created_at, kind, ${columns},
+                          pg_column_size(${tagsColumn}) + coalesce(octet_length(${contentColumn}), 0) AS size
+                   FROM event WHERE ($1::bigint IS NULL OR (created_at, id) > ($1::bigint, $2::bytea))
+                   ORDER BY created_at, id LIMIT $3::int) AS p
+           ) AS chunk
+           WHERE before < $4::bigint ORDER BY created_at, id`,
+          [cursor?.createdAt ?? null, cursor ? Buffer.from(cursor.id, 'hex') : null, limit, CHUNK_BYTES],
+        );
+        for (const row of rows) harvestEvent(row, harvest);
+        events += rows.length;
+        const last = rows.at(-1);
+        if (last) cursor = { createdAt: Number(last.created_at), id: last.id.toString('hex') };
+        // The end of the archive: fewer rows than asked for were there, and the chunk kept them all.
+        const fetched = Number(rows[0]?.fetched ?? 0);
+        if (fetched < limit && rows.length === fetched) {
+          done = true;
+          break;
+        }
+      }
       const written = await insertCandidates(db, harvest.urls, now(), options);
-      const last = rows.at(-1);
-      return {
-        events: rows.length,
-        urls: harvest.seen,
-        distinct: harvest.found.size,
-        inserted: written.inserted,
-        invalid: harvest.invalid,
-        cursor: last ? { createdAt: Number(last.created_at), id: last.id.toString('hex') } : q.after,
-        done: rows.length < q.pageSize,
-      };
+      return { events, urls: harvest.seen, distinct: harvest.found.size, inserted: written.inserted, invalid: harvest.invalid, cursor, done };
     },
 
     /**

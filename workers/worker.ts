@@ -1,4 +1,6 @@
 // The worker: workflows and activities on the deployment's task queue.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPool, redactUrl, type Db } from '../activities/db.js';
 import { migrate } from '../activities/migrate.js';
@@ -7,6 +9,8 @@ import type { Config } from './config.js';
 import { StartupError } from './errors.js';
 
 export const WORKFLOWS_PATH = new URL('../workflows/index.ts', import.meta.url).pathname;
+export const WORKFLOW_BUNDLE_PATH = new URL('../.build/workflow-bundle.js', import.meta.url).pathname;
+const WORKFLOW_SOURCES = ['../workflows/', '../common/'].map((d) => new URL(d, import.meta.url).pathname);
 
 
 /** Applies the schema (safe from many workers at once), then builds the worker. */
@@ -23,7 +27,7 @@ export async function createWorker(opts: {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.task_queue,
-    workflowBundle: opts.bundle ?? (await bundleWorkflows()),
+    workflowBundle: opts.bundle ?? prebuiltBundle() ?? (await bundleWorkflows()),
     activities: createActivities({ db, config }),
   });
 }
@@ -59,4 +63,15 @@ export async function connectDatabase(url: string, config: Config, name: string)
 export function bundleWorkflows() {
   const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
+}
+
+/** The bundle `npm run build:workflows` wrote, if it is newer than every workflow source file. */
+export function prebuiltBundle(): { codePath: string } | undefined {
+  if (!existsSync(WORKFLOW_BUNDLE_PATH)) return undefined;
+  const built = statSync(WORKFLOW_BUNDLE_PATH).mtimeMs;
+  const newest = Math.max(
+    statSync(new URL('../package-lock.json', import.meta.url)).mtimeMs, // an SDK upgrade
+    ...WORKFLOW_SOURCES.flatMap((dir) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => statSync(join(dir, f)).mtimeMs)),
+  );
+  return built >= newest ? { codePath: WORKFLOW_BUNDLE_PATH } : undefined;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFinderActivities } from '../../activities/finder.js';
@@ -88,5 +89,26 @@ describe('finder: archive scan', () => {
     const cursor = { createdAt: 1008, id: 'f'.repeat(64) };
     const page: ScanPage = await new MockActivityEnvironment().run(acts.scanEventsPage, { after: cursor, pageSize: 10 });
     assert.deepEqual(page, { events: 0, urls: 0, distinct: 0, inserted: 0, invalid: {}, cursor, done: true });
+  });
+});
+
+describe('finder: archive scan of large events', () => {
+  let big: TestDatabase;
+  before(async () => {
+    big = await freshDatabase();
+    // four relay lists of ~3 MB of tags each: more than one chunk's byte budget (8 MB) together
+    // (random, so that compression does not shrink them below the budget)
+    const filler = Array.from({ length: 30_000 }, () => ['t', randomBytes(40).toString('hex')]);
+    await insertEvents(big.db, Array.from({ length: 4 }, (_, i) => signed({ kind: 10002, created_at: 2000 + i, tags: [['r', `wss://big${i}.example`], ...filler] })));
+  });
+  after(() => big?.drop());
+
+  it('reads a page of large events in several chunks and misses none', async () => {
+    const acts = createFinderActivities({ db: big.db, config: testConfig(big.url) });
+    const page: ScanPage = await new MockActivityEnvironment().run(acts.scanEventsPage, { after: null, pageSize: 100 });
+    assert.equal(page.events, 4);
+    assert.equal(page.inserted, 4);
+    assert.equal(page.done, true);
+    assert.equal(page.cursor?.createdAt, 2003);
   });
 });
