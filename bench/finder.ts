@@ -3,26 +3,18 @@
 // (workers/start-workers.ts) in its own process, PostgreSQL. Prints wall time, events/s, the
 // worker's peak RSS and the workflow's history length.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startEmbeddedPostgres } from '../workers/embedded-postgres.js';
 import { temporalExecutable } from '../workers/temporal-binaries.js';
 import { finderStatus } from '../workflows/finder.js';
+import { databaseServer } from '../test/helpers/database-server.js';
 import { freshDatabase } from '../test/helpers/db.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PAGE = Number(process.env.BENCH_PAGE ?? 5000);
-const tmp = mkdtempSync(join(tmpdir(), 'bigbrotr-bench-'));
 const say = (m: string) => console.log(`[bench:finder] ${m}`);
 
-let stopPg = async () => {};
-if (!process.env.DATABASE_URL) {
-  const pg = await startEmbeddedPostgres(tmp, 'postgres');
-  process.env.DATABASE_URL = pg.url;
-  stopPg = () => pg.stop();
-}
+const server = await databaseServer();
 const t = await freshDatabase();
 const env = await TestWorkflowEnvironment.createLocal({ server: { executable: temporalExecutable('cli') } });
 try {
@@ -92,6 +84,5 @@ try {
 } finally {
   await env.teardown();
   await t.drop();
-  await stopPg();
-  rmSync(tmp, { recursive: true, force: true });
+  await server.stop();
 }

@@ -2,10 +2,9 @@
 // DATABASE_URL's server when set, else an embedded server started here for the run (each test
 // file makes its own database on it). The Temporal binaries come from temporal-binaries.ts.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { startEmbeddedPostgres } from '../workers/embedded-postgres.js';
+import { databaseServer } from './helpers/database-server.js';
 import { findTemporalBinary } from '../workers/temporal-binaries.js';
 
 const root = new URL('.', import.meta.url).pathname;
@@ -16,18 +15,9 @@ const files = readdirSync(root, { recursive: true, encoding: 'utf8' })
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
-const env = { ...process.env };
-let stop = async () => {};
-if (!env.DATABASE_URL) {
-  const dir = mkdtempSync(join(tmpdir(), 'bigbrotr-test-'));
-  const pg = await startEmbeddedPostgres(dir, 'postgres');
-  env.DATABASE_URL = pg.url;
-  stop = async () => {
-    await pg.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  console.log(`[test] embedded PostgreSQL at ${pg.url.replace(/:[^:@/]*@/, ':***@')}`);
-} else console.log('[test] PostgreSQL from DATABASE_URL');
+const server = await databaseServer();
+const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: server.url };
+console.log(server.embedded ? `[test] embedded PostgreSQL at ${server.url.replace(/:[^:@/]*@/, ':***@')}` : '[test] PostgreSQL from DATABASE_URL');
 const testServer = findTemporalBinary('test-server', env);
 if (testServer) env.TEMPORAL_TEST_SERVER_PATH = testServer;
 const cli = findTemporalBinary('cli', env);
@@ -38,5 +28,5 @@ console.log(`[test] ${files.length} test files: ${files.map((f) => relative(root
 // time-skipping environment's clock is global to it.
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env });
 const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
-await stop();
+await server.stop();
 process.exit(code);

@@ -1,31 +1,24 @@
 // `npm run record-histories`: runs each workflow for real (Temporal dev server, real PostgreSQL,
 // real activities) and saves its history under test/replay/histories/, which the replay test
 // replays on every CI run. Re-record when a workflow changes on purpose (see README).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { insertEvents } from '../../activities/store.js';
 import { createActivities } from '../../workers/activities.js';
-import { startEmbeddedPostgres } from '../../workers/embedded-postgres.js';
 import { temporalExecutable } from '../../workers/temporal-binaries.js';
+import { databaseServer } from '../helpers/database-server.js';
 import { freshDatabase } from '../helpers/db.js';
 import { testConfig, writeSeedFile } from '../helpers/config.js';
 import { signed } from '../helpers/nostr.js';
 import { workflowBundle } from '../helpers/temporal.js';
 
 const OUT = new URL('./histories/', import.meta.url).pathname;
-const tmp = mkdtempSync(join(tmpdir(), 'bigbrotr-record-'));
-let stopPg = async () => {};
-if (!process.env.DATABASE_URL) {
-  const pg = await startEmbeddedPostgres(tmp, 'postgres');
-  process.env.DATABASE_URL = pg.url;
-  stopPg = () => pg.stop();
-}
+const server = await databaseServer();
 const t = await freshDatabase();
 const cleanups: Array<() => Promise<unknown>> = [];
 const env = await TestWorkflowEnvironment.createLocal({ server: { executable: temporalExecutable('cli') } });
@@ -76,6 +69,5 @@ try {
   for (const c of cleanups) await c();
   await env.teardown();
   await t.drop();
-  await stopPg();
-  rmSync(tmp, { recursive: true, force: true });
+  await server.stop();
 }
