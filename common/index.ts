@@ -2,5 +2,6 @@
 export * from './duration.js';
 export * from './errors.js';
 export * from './inputs.js';
+export * from './networks.js';
 export * from './relay-url.js';
 export * from './types.js';

@@ -3,6 +3,7 @@
 // absent field is passed on as absent and the activity applies the deployment's default.
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { NETWORKS } from './relay-url.js';
 
 export const seederInput = z
   .strictObject({
@@ -48,3 +49,23 @@ export const finderInput = z
   })
   .default({});
 export type FinderInput = z.input<typeof finderInput>;
+
+export const validatorInput = z
+  .strictObject({
+    /** Sleep after a full pass over the candidates; default: config `validator.interval`. */
+    interval: duration.optional(),
+    /** Candidates per page; default: config `validator.page_size`. */
+    pageSize: z.number().int().min(1).max(1000).optional(),
+    /** Child workflows at once; default: config `validator.max_in_flight`. */
+    maxInFlight: z.number().int().min(1).max(1000).optional(),
+    /** Where the pass stands: the last candidate URL of the previous page (continue-as-new carries it). */
+    cursor: z.string().nullable().optional(),
+    /** Passes completed before this run. */
+    cycle: z.number().int().min(0).optional(),
+    /** Carried by continue-as-new: the running pass's and the last pass's figures. */
+    carry: z.strictObject({ current: z.looseObject({}).nullable().optional(), last: z.looseObject({}).nullable().optional() }).optional(),
+  })
+  .default({});
+export type ValidatorInput = z.input<typeof validatorInput>;
+
+export const validateInput = z.strictObject({ url: z.string(), network: z.enum(NETWORKS) });

@@ -76,3 +76,49 @@ export interface FinderStatus {
   nextCycleAt: string | null;
   settings: FinderSettings | null;
 }
+
+export interface ValidatorSettings {
+  intervalMs: number;
+  pageSize: number;
+  maxInFlight: number;
+}
+
+/** How a probe went: `valid` relays become relays; `skipped` ones (network not served) are left as they are. */
+export interface ProbeOutcome {
+  url: string;
+  verdict: 'valid' | 'invalid' | 'skipped';
+  /** What the relay answered, or why it could not be asked. */
+  reason: string;
+  rttOpenMs?: number;
+}
+
+export interface ValidationRecord extends ProbeOutcome {
+  /** After recording: promoted to relay, failure count raised, or dropped for too many failures. */
+  result: 'promoted' | 'failed' | 'dropped' | 'skipped' | 'gone';
+  failures?: number;
+}
+
+export interface ValidatorPass {
+  cycle: number;
+  startedAt: string;
+  finishedAt?: string;
+  pages: number;
+  probed: number;
+  promoted: number;
+  failed: number;
+  dropped: number;
+  skipped: number;
+  /** Failure reasons by their first word (refused, timeout, handshake, ...). */
+  reasons: Record<string, number>;
+}
+
+export interface ValidatorStatus {
+  phase: 'starting' | 'validating' | 'sleeping';
+  cycle: number;
+  cursor: string | null;
+  inFlight: number;
+  current: ValidatorPass | null;
+  last: ValidatorPass | null;
+  nextPassAt: string | null;
+  settings: ValidatorSettings | null;
+}

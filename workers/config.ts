@@ -10,6 +10,15 @@ import { duration, FINDER_SOURCES } from '../common/index.js';
 export const PROJECT_DIR = resolve(import.meta.dirname, '..');
 export const DEFAULT_CONFIG = resolve(PROJECT_DIR, 'config/bigbrotr.yaml');
 
+const networkConfig = (timeout: number, concurrency: number) =>
+  z
+    .strictObject({
+      proxy: z.string().regex(/^(socks5h?:\/\/\S+)?$/, 'expected a SOCKS5 URL like socks5h://127.0.0.1:9050, or ""').default(''),
+      timeout: duration.default(timeout),
+      concurrency: z.number().int().min(1).max(1000).default(concurrency),
+    })
+    .default({ proxy: '', timeout, concurrency });
+
 const configSchema = z.strictObject({
   deployment: z.enum(DEPLOYMENTS),
   database: z.strictObject({
@@ -26,6 +35,27 @@ const configSchema = z.strictObject({
     file: z.string().min(1),
     batch_size: z.number().int().min(1).max(100_000).default(1000),
   }),
+  networks: z
+    .strictObject({
+      clearnet: networkConfig(10_000, 50),
+      tor: networkConfig(30_000, 10),
+      i2p: networkConfig(30_000, 5),
+      loki: networkConfig(30_000, 5),
+    })
+    .default({
+      clearnet: { proxy: '', timeout: 10_000, concurrency: 50 },
+      tor: { proxy: '', timeout: 30_000, concurrency: 10 },
+      i2p: { proxy: '', timeout: 30_000, concurrency: 5 },
+      loki: { proxy: '', timeout: 30_000, concurrency: 5 },
+    }),
+  validator: z
+    .strictObject({
+      interval: duration.default(3_600_000),
+      page_size: z.number().int().min(1).max(1000).default(100),
+      max_in_flight: z.number().int().min(1).max(1000).default(50),
+      max_failures: z.number().int().min(1).max(1000).default(5),
+    })
+    .default({ interval: 3_600_000, page_size: 100, max_in_flight: 50, max_failures: 5 }),
   finder: z.strictObject({
     interval: duration.default(3_600_000),
     page_size: z.number().int().min(1).max(100_000).default(5000),
