@@ -20,13 +20,19 @@ $$;
 -- (a URL no longer a candidate is absent).
 CREATE FUNCTION candidate_fail(p_urls text[], p_errors text[], p_checked_at bigint, p_max_failures integer)
 RETURNS TABLE (url text, failures integer, dropped boolean) LANGUAGE sql AS $$
-  WITH upd AS (
+  -- Two statements on disjoint rows (a row is never both updated and deleted in one statement).
+  WITH u AS (SELECT * FROM unnest(p_urls, p_errors) AS u (url, error)),
+  del AS (
+    DELETE FROM candidate c USING u
+    WHERE c.url = u.url AND c.failures + 1 >= p_max_failures
+    RETURNING c.url, c.failures + 1 AS failures
+  ),
+  upd AS (
     UPDATE candidate c SET failures = c.failures + 1, last_error = u.error, last_checked_at = p_checked_at
-    FROM unnest(p_urls, p_errors) AS u (url, error)
-    WHERE c.url = u.url
+    FROM u WHERE c.url = u.url AND c.failures + 1 < p_max_failures
     RETURNING c.url, c.failures
-  ), del AS (
-    DELETE FROM candidate c USING upd WHERE c.url = upd.url AND upd.failures >= p_max_failures RETURNING c.url
   )
-  SELECT upd.url::text, upd.failures, upd.url IN (SELECT del.url FROM del) FROM upd
+  SELECT del.url::text, del.failures, true FROM del
+  UNION ALL
+  SELECT upd.url::text, upd.failures, false FROM upd
 $$;
