@@ -55,7 +55,7 @@ try {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
-    worker.stdout?.on('data', (d: Buffer) => String(d).includes('worker on task queue') && resolve());
+    worker.stdout?.on('data', (d: Buffer) => String(d).includes('worker on ') && resolve());
     worker.on('exit', (c) => reject(new Error(`worker exited (${c})`)));
   });
   const peakRss = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
