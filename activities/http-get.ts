@@ -74,12 +74,14 @@ function getOnce(url: string, options: HttpGetOptions, deadline: number): Promis
       let size = 0;
       const declared = Number(res.headers['content-length']);
       if (declared > options.maxBytes) {
+        clearTimeout(timer);
         req.destroy();
         return reject(new HttpGetError('too-large', `body of ${declared} bytes is over the ${options.maxBytes}-byte cap`));
       }
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > options.maxBytes) {
+          clearTimeout(timer);
           req.destroy();
           reject(new HttpGetError('too-large', `body over the ${options.maxBytes}-byte cap`));
           return;
@@ -96,7 +98,10 @@ function getOnce(url: string, options: HttpGetOptions, deadline: number): Promis
           headers: res.headers,
         });
       });
-      res.on('error', (err) => reject(new HttpGetError('network', err.message)));
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new HttpGetError('network', err.message));
+      });
     });
     const timer = setTimeout(() => {
       req.destroy();
