@@ -50,22 +50,37 @@ export const finderInput = z
   .default({});
 export type FinderInput = z.input<typeof finderInput>;
 
-export const validatorInput = z
+/** The Validator's and the Monitor's input: both page through a table and fan out to children. */
+export const coordinatorInput = z
   .strictObject({
-    /** Sleep after a full pass over the candidates; default: config `validator.interval`. */
+    /** Sleep after a full pass; default: the service's `interval` in the config. */
     interval: duration.optional(),
-    /** Candidates per page; default: config `validator.page_size`. */
+    /** Rows per page (one continue-as-new per page); default: the service's `page_size`. */
     pageSize: z.number().int().min(1).max(1000).optional(),
-    /** Child workflows at once; default: config `validator.max_in_flight`. */
+    /** Child workflows at once; default: the service's `max_in_flight`. */
     maxInFlight: z.number().int().min(1).max(1000).optional(),
-    /** Where the pass stands: the last candidate URL of the previous page (continue-as-new carries it). */
+    /** Where the pass stands: the last URL of the previous page (continue-as-new carries it). */
     cursor: z.string().nullable().optional(),
-    /** Passes completed before this run. */
+    /** Passes started before this run. */
     cycle: z.number().int().min(0).optional(),
     /** Carried by continue-as-new: the running pass's and the last pass's figures. */
     carry: z.strictObject({ current: z.looseObject({}).nullable().optional(), last: z.looseObject({}).nullable().optional() }).optional(),
   })
   .default({});
-export type ValidatorInput = z.input<typeof validatorInput>;
+export type CoordinatorInput = z.output<typeof coordinatorInput>;
 
-export const validateInput = z.strictObject({ url: z.string(), network: z.enum(NETWORKS) });
+/** A child's input: one relay. */
+export const relayInput = z.strictObject({ url: z.string(), network: z.enum(NETWORKS) });
+
+/** The checks the Monitor runs (NIP-66), in the names its 10166 announcement uses. */
+export const MONITOR_CHECKS = ['nip11', 'open', 'read', 'write', 'ssl', 'dns', 'geo', 'net', 'http'] as const;
+export type MonitorCheck = (typeof MONITOR_CHECKS)[number];
+
+/** A Monitor child's input: one relay, the pass's timestamp for its documents, what to do. */
+export const monitorRelayInput = z.strictObject({
+  url: z.string(),
+  network: z.enum(NETWORKS),
+  generatedAt: z.number().int(),
+  checks: z.array(z.enum(MONITOR_CHECKS)),
+  publish: z.boolean(),
+});

@@ -1,9 +1,11 @@
 import type { Network } from './relay-url.js';
 
 /**
- * The task queue of a network's activities: clearnet activities share the workflows' queue,
- * each overlay network has its own, served by workers that have its SOCKS5 proxy.
+ * The task queue of a network's activities (probes, checks): one per network, `<base>-clearnet`,
+ * `<base>-tor`, ..., each served by workers that can reach that network (the overlay ones through
+ * its SOCKS5 proxy), whose activity limit is the network's concurrency. Workflows and database
+ * activities stay on the base queue.
  */
 export function networkQueue(baseQueue: string, network: Network): string {
-  return network === 'clearnet' ? baseQueue : `${baseQueue}-${network}`;
+  return `${baseQueue}-${network}`;
 }

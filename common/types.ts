@@ -77,7 +77,7 @@ export interface FinderStatus {
   settings: FinderSettings | null;
 }
 
-export interface ValidatorSettings {
+export interface CoordinatorSettings {
   intervalMs: number;
   pageSize: number;
   maxInFlight: number;
@@ -98,27 +98,39 @@ export interface ValidationRecord extends ProbeOutcome {
   failures?: number;
 }
 
-export interface ValidatorPass {
+/** A pass of a coordinator over its table. */
+export interface CoordinatorPass {
   cycle: number;
   startedAt: string;
   finishedAt?: string;
   pages: number;
-  probed: number;
-  promoted: number;
-  failed: number;
-  dropped: number;
-  skipped: number;
+  /** Children finished. */
+  done: number;
+  /** Children by outcome (promoted, failed, dropped, monitored, ...). */
+  outcomes: Record<string, number>;
   /** Failure reasons by their first word (refused, timeout, handshake, ...). */
   reasons: Record<string, number>;
 }
 
-export interface ValidatorStatus {
-  phase: 'starting' | 'validating' | 'sleeping';
+export interface CoordinatorStatus {
+  phase: 'starting' | 'working' | 'sleeping';
   cycle: number;
   cursor: string | null;
   inFlight: number;
-  current: ValidatorPass | null;
-  last: ValidatorPass | null;
+  current: CoordinatorPass | null;
+  last: CoordinatorPass | null;
   nextPassAt: string | null;
-  settings: ValidatorSettings | null;
+  settings: CoordinatorSettings | null;
+}
+
+/** What one relay's health check found: the checks that passed, and why the others did not. */
+export interface MonitorSummary {
+  url: string;
+  ok: string[];
+  failed: Record<string, string>;
+  /** Rows added to the relay_metadata time series. */
+  stored: number;
+  rtt?: { open?: number; read?: number; write?: number };
+  /** Target relays that accepted the relay's 30166 event. */
+  published?: number;
 }

@@ -1,12 +1,16 @@
 // Every activity the worker serves, built once over the process's dependencies.
 import type { Db } from '../activities/db.js';
 import { createFinderActivities } from '../activities/finder.js';
+import { createMonitorActivities } from '../activities/monitor.js';
 import { createSeederActivities } from '../activities/seeder.js';
+import { createValidatorActivities } from '../activities/validator.js';
 import type { Config } from './config.js';
 
 export function createActivities(deps: { db: Db; config: Config }) {
   return {
     ...createSeederActivities(deps),
     ...createFinderActivities(deps),
+    ...createValidatorActivities(deps),
+    ...createMonitorActivities(deps),
   };
 }

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEPLOYMENTS } from '../activities/migrate.js';
-import { duration, FINDER_SOURCES } from '../common/index.js';
+import { duration, FINDER_SOURCES, MONITOR_CHECKS } from '../common/index.js';
 
 export const PROJECT_DIR = resolve(import.meta.dirname, '..');
 export const DEFAULT_CONFIG = resolve(PROJECT_DIR, 'config/bigbrotr.yaml');
@@ -17,7 +17,7 @@ const networkConfig = (timeout: number, concurrency: number) =>
       timeout: duration.default(timeout),
       concurrency: z.number().int().min(1).max(1000).default(concurrency),
     })
-    .default({ proxy: '', timeout, concurrency });
+    .prefault({});
 
 const configSchema = z.strictObject({
   deployment: z.enum(DEPLOYMENTS),
@@ -30,7 +30,7 @@ const configSchema = z.strictObject({
     namespace: z.string().min(1).default('default'),
     task_queue: z.string().min(1).default('bigbrotr'),
   }),
-  relay_url: z.strictObject({ allow_local: z.boolean().default(false) }).default({ allow_local: false }),
+  relay_url: z.strictObject({ allow_local: z.boolean().default(false) }).prefault({}),
   seeder: z.strictObject({
     file: z.string().min(1),
     batch_size: z.number().int().min(1).max(100_000).default(1000),
@@ -42,12 +42,7 @@ const configSchema = z.strictObject({
       i2p: networkConfig(30_000, 5),
       loki: networkConfig(30_000, 5),
     })
-    .default({
-      clearnet: { proxy: '', timeout: 10_000, concurrency: 50 },
-      tor: { proxy: '', timeout: 30_000, concurrency: 10 },
-      i2p: { proxy: '', timeout: 30_000, concurrency: 5 },
-      loki: { proxy: '', timeout: 30_000, concurrency: 5 },
-    }),
+    .prefault({}),
   validator: z
     .strictObject({
       interval: duration.default(3_600_000),
@@ -55,7 +50,24 @@ const configSchema = z.strictObject({
       max_in_flight: z.number().int().min(1).max(1000).default(50),
       max_failures: z.number().int().min(1).max(1000).default(5),
     })
-    .default({ interval: 3_600_000, page_size: 100, max_in_flight: 50, max_failures: 5 }),
+    .prefault({}),
+  monitor: z
+    .strictObject({
+      interval: duration.default(3_600_000),
+      page_size: z.number().int().min(1).max(1000).default(200),
+      max_in_flight: z.number().int().min(1).max(1000).default(50),
+      checks: z.array(z.enum(MONITOR_CHECKS)).default([...MONITOR_CHECKS]),
+      nip11_max_bytes: z.number().int().min(1000).default(1_000_000),
+      geoip_city: z.string().default(''),
+      geoip_asn: z.string().default(''),
+      private_key: z.string().regex(/^([0-9a-f]{64})?$/, 'expected 64 lower-case hex characters (a secret key), or ""').default(''),
+      publish_relays: z.array(z.string()).default([]),
+      profile: z.strictObject({ name: z.string(), about: z.string(), picture: z.string().optional(), website: z.string().optional() }).default({
+        name: 'BigBrotr monitor',
+        about: 'Relay discovery and liveness monitoring (NIP-66) by BigBrotr',
+      }),
+    })
+    .prefault({}),
   finder: z.strictObject({
     interval: duration.default(3_600_000),
     page_size: z.number().int().min(1).max(100_000).default(5000),

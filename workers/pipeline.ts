@@ -9,10 +9,12 @@ export interface PipelineStep {
   oneShot: boolean;
 }
 
-// In order: each service feeds the next. Later issues add the Validator, Monitor, Synchronizer.
+// In order: each service feeds the next. The Synchronizer joins them in a later issue.
 export const PIPELINE: PipelineStep[] = [
   { workflowId: 'seeder', workflowType: 'seeder', oneShot: true },
   { workflowId: 'finder', workflowType: 'finder', oneShot: false },
+  { workflowId: 'validator', workflowType: 'validator', oneShot: false },
+  { workflowId: 'monitor', workflowType: 'monitor', oneShot: false },
 ];
 
 export type StepOutcome = 'started' | 'already running' | 'already completed';

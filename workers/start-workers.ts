@@ -3,7 +3,7 @@
 import { loadConfig } from './config.js';
 import { StartupError } from './errors.js';
 import { runMain, say } from './main.js';
-import { connectDatabase, connectTemporal, createWorker } from './worker.js';
+import { connectDatabase, connectTemporal, createWorkers, runWorkers } from './worker.js';
 
 runMain(async () => {
   const config = loadConfig();
@@ -13,10 +13,10 @@ runMain(async () => {
   const address = config.temporal.address || 'localhost:7233';
   const db = await connectDatabase(config.database.url, config, 'bigbrotr-worker');
   const connection = await connectTemporal(address);
-  const worker = await createWorker({ connection, config, db, log: say });
-  say(`worker on task queue "${config.temporal.task_queue}" of ${address} (namespace ${config.temporal.namespace}); Ctrl-C stops it`);
+  const workers = await createWorkers({ connection, config, db, log: say });
+  say(`worker on ${address} (namespace ${config.temporal.namespace}); Ctrl-C stops it`);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities finish first.
-  await worker.run();
+  await runWorkers(workers);
   await connection.close();
   await db.end();
   say('worker stopped');

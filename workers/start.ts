@@ -10,7 +10,7 @@ import { StartupError } from './errors.js';
 import { runMain, say } from './main.js';
 import { startPipeline } from './pipeline.js';
 import { installHint, temporalExecutable } from './temporal-binaries.js';
-import { connectDatabase, connectTemporal, createWorker } from './worker.js';
+import { connectDatabase, connectTemporal, createWorkers, runWorkers } from './worker.js';
 
 runMain(async () => {
   const started = Date.now();
@@ -73,8 +73,8 @@ runMain(async () => {
     cleanups.push(() => clientConnection.close());
     const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
 
-    const worker = await createWorker({ connection, config, db, log: say });
-    const running = worker.run();
+    const workers = await createWorkers({ connection, config, db, log: say });
+    const running = runWorkers(workers);
     const outcomes = await startPipeline(client, config);
     for (const [id, outcome] of Object.entries(outcomes)) say(`workflow ${id}: ${outcome}`);
     say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

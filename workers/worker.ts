@@ -1,9 +1,11 @@
-// The worker: workflows and activities on the deployment's task queue.
+// The workers: workflows and activities on the deployment's task queues.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPool, redactUrl, type Db } from '../activities/db.js';
 import { migrate } from '../activities/migrate.js';
+import { createNetworkActivities } from '../activities/network.js';
+import { NETWORKS, networkQueue } from '../common/index.js';
 import { createActivities } from './activities.js';
 import type { Config } from './config.js';
 import { StartupError } from './errors.js';
@@ -13,23 +15,49 @@ export const WORKFLOW_BUNDLE_PATH = new URL('../.build/workflow-bundle.js', impo
 const WORKFLOW_SOURCES = ['../workflows/', '../common/'].map((d) => new URL(d, import.meta.url).pathname);
 
 
-/** Applies the schema (safe from many workers at once), then builds the worker. */
-export async function createWorker(opts: {
+/**
+ * Applies the schema (safe from many workers at once), then builds this process's workers: one on
+ * the base task queue (workflows and database activities), and one per network it can reach on
+ * that network's queue, limited to the network's concurrency. An overlay network without a
+ * proxy here is left to workers that have one.
+ */
+export async function createWorkers(opts: {
   connection: NativeConnection;
   config: Config;
   db: Db;
   log?: (msg: string) => void;
   bundle?: WorkerOptions['workflowBundle'];
-}): Promise<Worker> {
+}): Promise<Worker[]> {
   const { connection, config, db } = opts;
   await migrate(db, config.deployment, opts.log);
-  return Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.task_queue,
-    workflowBundle: opts.bundle ?? prebuiltBundle() ?? (await bundleWorkflows()),
-    activities: createActivities({ db, config }),
-  });
+  const base = { connection, namespace: config.temporal.namespace };
+  const workers = [
+    await Worker.create({
+      ...base,
+      taskQueue: config.temporal.task_queue,
+      workflowBundle: opts.bundle ?? prebuiltBundle() ?? (await bundleWorkflows()),
+      activities: createActivities({ db, config }),
+    }),
+  ];
+  for (const network of NETWORKS) {
+    const { proxy, concurrency } = config.networks[network];
+    if (network !== 'clearnet' && !proxy) continue;
+    workers.push(
+      await Worker.create({
+        ...base,
+        taskQueue: networkQueue(config.temporal.task_queue, network),
+        activities: createNetworkActivities({ config, network, db }),
+        maxConcurrentActivityTaskExecutions: concurrency,
+      }),
+    );
+  }
+  opts.log?.(`serving task queues: ${workers.map((w) => w.options.taskQueue).join(', ')}`);
+  return workers;
+}
+
+/** Runs the workers until the process is asked to stop (SIGINT, SIGTERM: a graceful shutdown). */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
 }
 
 /** Connects to Temporal, or says what to do about it. */

@@ -1,3 +1,6 @@
 // Every workflow the worker serves: the worker bundles this file.
 export { finder, finderStatus, runNow } from './finder.js';
+export { monitor, monitorRelay } from './monitor.js';
 export { seeder } from './seeder.js';
+export { coordinatorStatus, runNow as coordinatorRunNow } from './coordinator.js';
+export { validateCandidate, validator } from './validator.js';

@@ -1,0 +1,221 @@
+// Activities that talk to relays, one set per network: each runs on its network's task queue
+// (common/networks.ts), built with that network's timeout and SOCKS5 proxy.
+import { isIP } from 'node:net';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { hexToBytes } from 'nostr-tools/utils';
+import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
+import { minePow } from 'nostr-tools/nip13';
+import type { MonitorCheck, MonitorSummary, Network, ProbeOutcome } from '../common/index.js';
+import type { Config } from '../workers/config.js';
+import type { Db } from './db.js';
+import { storeMetadata, type MetadataRow } from './metadata.js';
+import { fetchNip11 } from './nip11.js';
+import { checkDns, checkTls, GeoIp } from './nip66-checks.js';
+import { openRelay, probeRead, probeWrite, RelayError, socksAgent, type ReadProbe } from './relay-socket.js';
+
+export interface NetworkDeps {
+  config: Config;
+  network: Network;
+  db: Db;
+}
+
+/** The write probe's event: replaceable (NIP-78 app data), so probing does not pile events up on relays. */
+const WRITE_PROBE_KIND = 30078;
+/** Proof of work above this many bits costs more than a probe is worth: the write probe is skipped. */
+const MAX_PROBE_POW = 24;
+
+export const createNetworkActivities = ({ config, network, db }: NetworkDeps) => {
+  const { timeout, proxy } = config.networks[network];
+  const agent = proxy ? socksAgent(proxy) : undefined;
+  const unreachable = network !== 'clearnet' && !agent ? `no SOCKS5 proxy is configured for ${network} (networks.${network}.proxy)` : undefined;
+  const m = config.monitor;
+  const secretKey = m.private_key ? hexToBytes(m.private_key) : undefined;
+  let geoip: Promise<GeoIp> | undefined;
+  const geo = () =>
+    (geoip ??= GeoIp.open({ city: m.geoip_city || undefined, asn: m.geoip_asn || undefined }));
+
+  return {
+    /**
+     * The Validator's probe: open the WebSocket and send a REQ with `limit: 1`. A relay that
+     * answers as NIP-01 says (EOSE after zero or more EVENTs) or asks for NIP-42 authentication
+     * (AUTH, or CLOSED "auth-required:") is valid; a NOTICE alone, another CLOSED, silence or a
+     * failed connection is not. A dead relay is an answer, not an error: it is returned.
+     */
+    async probeRelay(q: { url: string; network: Network }): Promise<ProbeOutcome> {
+      const { url } = q;
+      if (q.network !== network) throw new Error(`a ${q.network} relay was sent to the ${network} queue: ${url}`);
+      if (unreachable) return { url, verdict: 'skipped', reason: unreachable };
+      let conn;
+      try {
+        conn = await openRelay(url, { timeoutMs: timeout, agent, signal: cancellationSignal() });
+      } catch (err) {
+        if (err instanceof RelayError) return { url, verdict: 'invalid', reason: `${err.code}: ${err.message}` };
+        throw err;
+      }
+      try {
+        const read = await probeRead(conn, { timeoutMs: timeout });
+        const valid = read.answer === 'eose' || read.answer === 'auth' || read.answer === 'auth-required';
+        return { url, verdict: valid ? 'valid' : 'invalid', reason: describeRead(read), rttOpenMs: conn.rttOpenMs };
+      } catch (err) {
+        if (err instanceof RelayError) return { url, verdict: 'invalid', reason: `${err.code}: ${err.message}`, rttOpenMs: conn.rttOpenMs };
+        throw err;
+      } finally {
+        conn.close();
+      }
+    },
+
+    /**
+     * The Monitor's health check of one relay (NIP-11 and NIP-66): NIP-11 first, since its
+     * `min_pow_difficulty` sets the write probe's proof of work; the rest at once. Every result
+     * is stored, content-addressed, in one call; the workflow gets only a summary.
+     */
+    async checkRelay(q: { url: string; network: Network; generatedAt: number; checks: MonitorCheck[] }): Promise<MonitorSummary> {
+      const { url, generatedAt } = q;
+      const checks = new Set(q.checks);
+      const summary: MonitorSummary = { url, ok: [], failed: {}, stored: 0 };
+      if (unreachable) {
+        summary.failed.network = unreachable;
+        return summary;
+      }
+      const signal = cancellationSignal();
+      const rows: MetadataRow[] = [];
+      const keep = (type: MetadataRow['type'], payload: unknown) => rows.push({ relayUrl: url, type, generatedAt, payload });
+      const ok = (c: string) => summary.ok.push(c);
+      const failed = (c: string, reason: string) => void (summary.failed[c] = reason);
+
+      let powBits = 0;
+      if (checks.has('nip11')) {
+        const r = await fetchNip11(url, { timeoutMs: timeout, maxBytes: m.nip11_max_bytes, maxRedirects: 3, agent, signal });
+        if (r.ok) {
+          keep('nip11', r.document);
+          ok('nip11');
+          powBits = r.document.limitation?.min_pow_difficulty ?? 0;
+        } else failed('nip11', `${r.code}: ${r.reason}`);
+      }
+      heartbeat();
+
+      const { hostname, port, protocol } = new URL(url);
+      const host = hostname.replace(/^\[|\]$/g, '');
+      const wantsSocket = ['open', 'read', 'write', 'http'].some((c) => checks.has(c as MonitorCheck));
+      await Promise.all([
+        wantsSocket ? socketChecks() : undefined,
+        network === 'clearnet' && protocol === 'wss:' && checks.has('ssl') ? sslCheck() : undefined,
+        network === 'clearnet' && (checks.has('dns') || checks.has('geo') || checks.has('net')) ? addressChecks() : undefined,
+      ]);
+
+      async function socketChecks() {
+        let conn;
+        try {
+          conn = await openRelay(url, { timeoutMs: timeout, agent, signal });
+        } catch (err) {
+          if (!(err instanceof RelayError)) throw err;
+          for (const c of ['open', 'read', 'write', 'http']) if (checks.has(c as MonitorCheck)) failed(c, `${err.code}: ${err.message}`);
+          return;
+        }
+        try {
+          const rtt: Record<string, unknown> = { rtt_open: conn.rttOpenMs };
+          ok('open');
+          if (checks.has('http')) {
+            const header = (name: string) => [conn.upgradeHeaders[name]].flat()[0];
+            const http = { server: header('server'), powered_by: header('x-powered-by') };
+            if (http.server || http.powered_by) keep('nip66_http', http);
+            ok('http');
+          }
+          if (checks.has('read')) {
+            const read = await probeRead(conn, { timeoutMs: timeout });
+            rtt.read_answer = read.answer;
+            if (read.rttReadMs !== undefined && (read.answer === 'eose')) {
+              rtt.rtt_read = read.rttReadMs;
+              ok('read');
+            } else failed('read', `${read.answer}: ${read.message ?? 'no EVENT or EOSE'}`);
+          }
+          if (checks.has('write')) {
+            if (!secretKey) failed('write', 'off: no monitor key is configured (monitor.private_key)');
+            else if (powBits > MAX_PROBE_POW) failed('write', `pow: the relay asks for ${powBits} bits of proof of work (at most ${MAX_PROBE_POW} are spent on a probe)`);
+            else {
+              const template = { kind: WRITE_PROBE_KIND, created_at: Math.floor(Date.now() / 1000), tags: [['d', 'bigbrotr-rtt-probe']], content: `rtt probe ${generatedAt}` };
+              const mined = powBits > 0 ? minePow({ ...template, pubkey: getPublicKey(secretKey) }, powBits) : template;
+              const event = finalizeEvent(mined, secretKey);
+              const w = await probeWrite(conn, event, { timeoutMs: timeout });
+              rtt.write_accepted = w.accepted;
+              rtt.write_message = w.message;
+              if (w.accepted && w.rttWriteMs !== undefined) {
+                rtt.rtt_write = w.rttWriteMs;
+                ok('write');
+              } else failed('write', `refused: ${w.message}`);
+            }
+          }
+          keep('nip66_rtt', rtt);
+        } catch (err) {
+          if (!(err instanceof RelayError)) throw err;
+          failed('socket', `${err.code}: ${err.message}`);
+        } finally {
+          conn.close();
+        }
+      }
+
+      async function sslCheck() {
+        const r = await checkTls(host, Number(port || 443), { timeoutMs: timeout, servername: isIP(host) ? undefined : host, signal });
+        if (!r.ok) return failed('ssl', `${r.code}: ${r.reason}`);
+        const { ms: _, ok: __, ...cert } = r;
+        keep('nip66_ssl', cert);
+        ok('ssl');
+      }
+
+      async function addressChecks() {
+        let ip: string | undefined = isIP(host) ? host : undefined;
+        if (!ip) {
+          const r = await checkDns(host, { timeoutMs: timeout });
+          if (!r.ok) {
+            failed('dns', `${r.code}: ${r.reason}`);
+            return;
+          }
+          const { ms: _, ok: __, ...dns } = r;
+          if (checks.has('dns')) {
+            keep('nip66_dns', dns);
+            ok('dns');
+          }
+          ip = r.a[0] ?? r.aaaa[0];
+        }
+        if (!ip || !(m.geoip_city || m.geoip_asn)) return;
+        const g = await geo();
+        if (checks.has('geo') && m.geoip_city) {
+          const where = g.geo(ip);
+          if (where) {
+            keep('nip66_geo', where);
+            ok('geo');
+          } else failed('geo', `unknown: ${ip} is in no network of the city database`);
+        }
+        if (checks.has('net') && m.geoip_asn) {
+          keep('nip66_net', g.net(ip));
+          ok('net');
+        }
+      }
+
+      summary.stored = (await storeMetadata(db, rows)).snapshots;
+      const rttRow = rows.find((r) => r.type === 'nip66_rtt')?.payload as Record<string, number> | undefined;
+      if (rttRow) summary.rtt = { open: rttRow.rtt_open, read: rttRow.rtt_read, write: rttRow.rtt_write };
+      return summary;
+    },
+  };
+};
+
+export type NetworkActivities = ReturnType<typeof createNetworkActivities>;
+
+function describeRead(r: ReadProbe): string {
+  const text = r.message ? ` "${r.message.slice(0, 200)}"` : '';
+  switch (r.answer) {
+    case 'eose':
+      return `eose: answered a REQ with ${r.events} event(s) and EOSE`;
+    case 'auth':
+      return `auth: asks for NIP-42 authentication${text}`;
+    case 'auth-required':
+      return `auth-required: closed the REQ${text}`;
+    case 'closed':
+      return `closed: closed the REQ${text}`;
+    case 'notice-only':
+      return `notice-only: answered the REQ with a NOTICE only${text}`;
+    case 'timeout':
+      return 'timeout: no answer to the REQ';
+  }
+}

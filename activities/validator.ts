@@ -1,0 +1,40 @@
+// The Validator's database effects: page through the candidates, record what each probe found.
+import type { CoordinatorSettings, ProbeOutcome, ValidationRecord } from '../common/index.js';
+import type { Network } from '../common/index.js';
+import type { ActivityDeps } from './seeder.js';
+
+export const createValidatorActivities = ({ db, config }: ActivityDeps) => ({
+  async validatorSettings(): Promise<CoordinatorSettings> {
+    const v = config.validator;
+    return { intervalMs: v.interval, pageSize: v.page_size, maxInFlight: v.max_in_flight };
+  },
+
+  /** The next candidates after `after`, in URL order (a page: small and bounded). */
+  async candidatePage(q: { after: string | null; limit: number }): Promise<Array<{ url: string; network: Network }>> {
+    const { rows } = await db.query<{ url: string; network: Network }>(
+      'SELECT url, network FROM candidate WHERE $1::text IS NULL OR url > $1::text ORDER BY url LIMIT $2::int',
+      [q.after, q.limit],
+    );
+    return rows;
+  },
+
+  /** A valid candidate becomes a relay; an invalid one has its failures raised, and is dropped at the limit. */
+  async recordValidation(o: ProbeOutcome & { network: Network }): Promise<ValidationRecord> {
+    const now = Math.floor(Date.now() / 1000);
+    if (o.verdict === 'skipped') return { ...o, result: 'skipped' };
+    if (o.verdict === 'valid') {
+      await db.query('SELECT candidate_promote($1::text[], $2::text[], $3::bigint)', [[o.url], [o.network], now]);
+      return { ...o, result: 'promoted' };
+    }
+    const { rows } = await db.query<{ failures: number; dropped: boolean }>(
+      'SELECT failures, dropped FROM candidate_fail($1::text[], $2::text[], $3::bigint, $4::int)',
+      [[o.url], [o.reason.slice(0, 1000)], now, config.validator.max_failures],
+    );
+    const row = rows[0];
+    // No row: the candidate went away meanwhile (another pass promoted it, or it was dropped).
+    if (!row) return { ...o, result: 'gone' };
+    return { ...o, result: row.dropped ? 'dropped' : 'failed', failures: row.failures };
+  },
+});
+
+export type ValidatorActivities = ReturnType<typeof createValidatorActivities>;

@@ -1,0 +1,105 @@
+// The shape the Validator and the Monitor share: a coordinator that pages through a table (by
+// URL) and runs one child workflow per row, a bounded number at once. It continues as new after
+// every page with its cursor, so its history stays bounded however long the table is; after the
+// last page it sleeps, then starts the next pass from the first row.
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  setHandler,
+} from '@temporalio/workflow';
+import type { CoordinatorInput, CoordinatorPass, CoordinatorSettings, CoordinatorStatus, Network } from '../common/index.js';
+import { inPool } from './pool.js';
+
+export const coordinatorStatus = defineQuery<CoordinatorStatus>('status');
+export const runNow = defineSignal('runNow');
+
+export interface Row {
+  url: string;
+  network: Network;
+}
+
+export interface Coordinator {
+  name: string;
+  settings: () => Promise<CoordinatorSettings>;
+  page: (q: { after: string | null; limit: number }) => Promise<Row[]>;
+  /** Runs one row's child workflow; returns its outcome and, for a failure, a reason. */
+  child: (row: Row, pass: CoordinatorPass) => Promise<{ outcome: string; reason?: string }>;
+  /** Once at the start of each pass (the Monitor's announcement). */
+  onPassStart?: (settings: CoordinatorSettings) => Promise<void>;
+}
+
+/** One page of a pass, then continue-as-new (`self` is the workflow function). */
+export async function coordinate(c: Coordinator, input: CoordinatorInput, self: (raw?: unknown) => Promise<void>): Promise<void> {
+  const status: CoordinatorStatus = {
+    phase: 'starting',
+    cycle: input.cycle ?? 0,
+    cursor: input.cursor ?? null,
+    inFlight: 0,
+    current: (input.carry?.current as CoordinatorPass | null | undefined) ?? null,
+    last: (input.carry?.last as CoordinatorPass | null | undefined) ?? null,
+    nextPassAt: null,
+    settings: null,
+  };
+  let wake = false;
+  setHandler(coordinatorStatus, () => status);
+  setHandler(runNow, () => void (wake = true));
+
+  const defaults = await c.settings();
+  const settings: CoordinatorSettings = {
+    intervalMs: input.interval ?? defaults.intervalMs,
+    pageSize: input.pageSize ?? defaults.pageSize,
+    maxInFlight: input.maxInFlight ?? defaults.maxInFlight,
+  };
+  status.settings = settings;
+
+  let pass = status.current;
+  if (!pass) {
+    pass = { cycle: ++status.cycle, startedAt: new Date().toISOString(), pages: 0, done: 0, outcomes: {}, reasons: {} };
+    await c.onPassStart?.(settings);
+  }
+  status.current = pass;
+  status.phase = 'working';
+  const rows = await c.page({ after: status.cursor, limit: settings.pageSize });
+  pass.pages++;
+  // Children are awaited before continuing as new, which would end the running ones.
+  await inPool(rows, settings.maxInFlight, async (row) => {
+    status.inFlight++;
+    try {
+      const { outcome, reason } = await c.child(row, pass);
+      pass.done++;
+      pass.outcomes[outcome] = (pass.outcomes[outcome] ?? 0) + 1;
+      if (reason) {
+        const key = reason.split(/[:\s]/, 1)[0] || 'unknown';
+        pass.reasons[key] = (pass.reasons[key] ?? 0) + 1;
+      }
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      pass.outcomes.error = (pass.outcomes.error ?? 0) + 1;
+      log.warn(`${c.name}: child failed`, { url: row.url, error: (err as Error).message });
+    } finally {
+      status.inFlight--;
+    }
+  });
+
+  if (rows.length === settings.pageSize) {
+    status.cursor = rows.at(-1)?.url ?? status.cursor;
+  } else {
+    pass.finishedAt = new Date().toISOString();
+    status.last = pass;
+    status.current = null;
+    status.cursor = null;
+    log.info(`${c.name} pass done`, { cycle: pass.cycle, done: pass.done, outcomes: pass.outcomes });
+    status.phase = 'sleeping';
+    status.nextPassAt = new Date(Date.now() + settings.intervalMs).toISOString();
+    wake = false;
+    await condition(() => wake, settings.intervalMs); // a durable timer; runNow cuts it short
+  }
+  await condition(allHandlersFinished);
+  const { carry: _, ...rest } = input;
+  return continueAsNew<typeof self>({ ...rest, cursor: status.cursor, cycle: status.cycle, carry: { current: status.current, last: status.last } });
+}
