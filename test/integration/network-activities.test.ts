@@ -7,7 +7,7 @@ import { generateSecretKey } from 'nostr-tools/pure';
 import { bytesToHex } from 'nostr-tools/utils';
 import { createNetworkActivities } from '../../activities/network.js';
 import { insertRelays } from '../../activities/store.js';
-import type { MonitorSummary, ProbeOutcome } from '../../common/index.js';
+import { MONITOR_CHECKS, type MonitorSummary, type ProbeOutcome } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';
 import { testConfig } from '../helpers/config.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
@@ -101,7 +101,7 @@ describe('monitor health check', () => {
     await insertRelays(t.db, [{ url, network: 'clearnet', discoveredAt: 1 }], { allowLocal: true });
     const acts = createNetworkActivities({ config, network: 'clearnet', db: t.db });
     const s: MonitorSummary = await new MockActivityEnvironment().run(acts.checkRelay, {
-      url, network: 'clearnet', generatedAt: 1000, checks: ['nip11', 'open', 'read', 'write', 'ssl', 'dns', 'geo', 'net', 'http'],
+      url, network: 'clearnet' as const, generatedAt: 1000, checks: [...MONITOR_CHECKS],
     });
     assert.deepEqual(s.ok.sort(), ['http', 'nip11', 'open', 'read', 'write']);
     assert.deepEqual(s.failed, {}, 'ssl, dns, geo and net do not apply to ws://127.0.0.1');
@@ -122,7 +122,9 @@ describe('monitor health check', () => {
   it('a dead relay: every check fails with its reason, and nothing is stored as if good', async () => {
     const url = 'ws://127.0.0.1:1';
     const acts = createNetworkActivities({ config, network: 'clearnet', db: t.db });
-    const s: MonitorSummary = await new MockActivityEnvironment().run(acts.checkRelay, { url, network: 'clearnet', generatedAt: 1000, checks: ['nip11', 'open', 'read', 'http'] });
+    const s: MonitorSummary = await new MockActivityEnvironment().run(acts.checkRelay, {
+      url, network: 'clearnet' as const, generatedAt: 1000, checks: ['nip11' as const, 'open' as const, 'read' as const, 'http' as const],
+    });
     assert.deepEqual(s.ok, []);
     assert.match(s.failed.nip11 ?? '', /^network: /);
     assert.match(s.failed.open ?? '', /^refused: /);
