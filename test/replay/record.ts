@@ -7,13 +7,19 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { generateSecretKey } from 'nostr-tools/pure';
+import { bytesToHex } from 'nostr-tools/utils';
 import { Worker } from '@temporalio/worker';
-import { insertEvents } from '../../activities/store.js';
+import { createNetworkActivities } from '../../activities/network.js';
+import { insertCandidates, insertEvents } from '../../activities/store.js';
+import { networkQueue } from '../../common/index.js';
+import type { Config } from '../../workers/config.js';
 import { createActivities } from '../../workers/activities.js';
 import { temporalExecutable } from '../../workers/temporal-binaries.js';
 import { databaseServer } from '../helpers/database-server.js';
 import { freshDatabase } from '../helpers/db.js';
 import { testConfig, writeSeedFile } from '../helpers/config.js';
+import { startLocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
 import { workflowBundle } from '../helpers/temporal.js';
 
@@ -27,19 +33,45 @@ try {
   // A local API source (this process's HTTP server) so the recorded Finder asks one too.
   const api = createServer((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('["wss://relay.e.example"]'));
   await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-  const config = { ...base, finder: { ...base.finder, apis: [{ name: 'local', url: `http://127.0.0.1:${(api.address() as AddressInfo).port}/` }] } };
   cleanups.push(() => new Promise((r) => api.close(r)));
+  // Local relays for the Validator and the Monitor: one to check, one to publish to.
+  const relay = await startLocalRelay({ nip11: { name: 'recorded relay', supported_nips: [1, 11] }, events: [signed({ kind: 1, content: 'hi' })] });
+  const target = await startLocalRelay();
+  cleanups.push(() => relay.stop(), () => target.stop());
+  const config: Config = {
+    ...base,
+    relay_url: { allow_local: true },
+    finder: { ...base.finder, apis: [{ name: 'local', url: `http://127.0.0.1:${(api.address() as AddressInfo).port}/` }] },
+    networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 1000 } },
+    monitor: { ...base.monitor, private_key: bytesToHex(generateSecretKey()), publish_relays: [target.url], checks: ['nip11', 'open', 'read', 'write', 'http'] },
+  };
   writeSeedFile(config, 'seed_relays.txt', '# recorded run\nwss://relay.a.example\nwss://relay.b.example\nhttps://not.a.relay\n');
   const taskQueue = 'record';
   const worker = await Worker.create({
     connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities({ db: t.db, config }),
   });
+  const clearnet = await Worker.create({
+    connection: env.nativeConnection, taskQueue: networkQueue(taskQueue, 'clearnet'), activities: createNetworkActivities({ config, network: 'clearnet', db: t.db }),
+  });
+  const done = async (workflowId: string) => {
+    for (;;) {
+      const d = await env.client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+      if (d && d.status.name !== 'RUNNING') return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const cancel = async (workflowId: string) => {
+    const h = env.client.workflow.getHandle(workflowId);
+    await h.cancel();
+    await h.result().catch(() => {});
+    return (await h.describe()).runId;
+  };
   const save = async (name: string, workflowId: string, runId?: string) => {
     const path = join(OUT, `${name}.json`);
     writeFileSync(path, historyToJSON(await env.client.workflow.getHandle(workflowId, runId).fetchHistory()));
     console.log(`recorded ${path}`);
   };
-  await worker.runUntil(async () => {
+  await clearnet.runUntil(() => worker.runUntil(async () => {
     // Seeder: one run to completion, one URL a batch.
     const seeder = await env.client.workflow.start('seeder', { taskQueue, workflowId: 'seeder', args: [{ batchSize: 1 }] });
     await seeder.result();
@@ -64,7 +96,22 @@ try {
     await latest.cancel();
     await latest.result().catch(() => {});
     await save('finder-cancelled', 'finder', (await latest.describe()).runId);
-  });
+
+    // Validator: a page of two candidates a run (so it continues as new), one child per candidate.
+    await insertCandidates(t.db, [{ url: relay.url, network: 'clearnet', source: 'seed' }], 1, { allowLocal: true });
+    const validator = await env.client.workflow.start('validator', { taskQueue, workflowId: 'validator', args: [{ pageSize: 2, interval: '1h' }] });
+    await done(`validate/${relay.url}`);
+    await save('validate-candidate', `validate/${relay.url}`);
+    await save('validator-continued-as-new', 'validator', validator.firstExecutionRunId);
+    await cancel('validator');
+
+    // Monitor: the promoted relay checked, its 30166 published; cancelled while it sleeps.
+    await env.client.workflow.start('monitor', { taskQueue, workflowId: 'monitor', args: [{ interval: '1h' }] });
+    await done(`monitor/${relay.url}`);
+    await save('monitor-relay', `monitor/${relay.url}`);
+    await new Promise((r) => setTimeout(r, 500));
+    await save('monitor-cancelled', 'monitor', await cancel('monitor'));
+  }));
 } finally {
   for (const c of cleanups) await c();
   await env.teardown();
