@@ -139,10 +139,12 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
               const w = await probeWrite(conn, event, { timeoutMs: timeout });
               rtt.write_accepted = w.accepted;
               rtt.write_message = w.message;
-              if (w.accepted && w.rttWriteMs !== undefined) {
+              rtt.write_read_back = w.readBack;
+              // Written means accepted and served back by id: a relay that says OK and drops the event did not store it.
+              if (w.accepted && w.readBack && w.rttWriteMs !== undefined) {
                 rtt.rtt_write = w.rttWriteMs;
                 ok('write');
-              } else failed('write', `refused: ${w.message}`);
+              } else failed('write', w.accepted ? 'lost: accepted the event but did not serve it back by id' : `refused: ${w.message}`);
             }
           }
           keep('nip66_rtt', rtt);

@@ -37,7 +37,7 @@ const configSchema = z.strictObject({
   }),
   networks: z
     .strictObject({
-      clearnet: networkConfig(10_000, 50),
+      clearnet: networkConfig(10_000, 100),
       tor: networkConfig(30_000, 10),
       i2p: networkConfig(30_000, 5),
       loki: networkConfig(30_000, 5),
@@ -54,8 +54,8 @@ const configSchema = z.strictObject({
   monitor: z
     .strictObject({
       interval: duration.default(3_600_000),
-      page_size: z.number().int().min(1).max(1000).default(200),
-      max_in_flight: z.number().int().min(1).max(1000).default(50),
+      page_size: z.number().int().min(1).max(1000).default(1000),
+      max_in_flight: z.number().int().min(1).max(1000).default(100),
       checks: z.array(z.enum(MONITOR_CHECKS)).default([...MONITOR_CHECKS]),
       nip11_max_bytes: z.number().int().min(1000).default(1_000_000),
       geoip_city: z.string().default(''),

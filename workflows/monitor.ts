@@ -38,7 +38,10 @@ export async function monitor(raw: unknown = {}): Promise<void> {
           args: [{ url, network, generatedAt, checks, publish }],
         });
         const failed = Object.entries(s.failed);
-        return failed.length === 0 ? { outcome: 'healthy' } : { outcome: s.ok.length ? 'partial' : 'down', reason: `${failed[0]?.[0]}:${failed[0]?.[1]}` };
+        if (failed.length === 0) return { outcome: 'healthy' };
+        // The socket's failure says most (refused, timeout, handshake, ...); else the first check's.
+        const [check, reason] = failed.find(([c]) => c === 'open') ?? failed[0] ?? ['?', '?'];
+        return { outcome: s.ok.length ? 'partial' : 'down', reason: `${reason} (${check})` };
       },
     },
     parseOrFail(coordinatorInput, raw, 'monitor input'),

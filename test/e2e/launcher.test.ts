@@ -77,6 +77,9 @@ describe('npm start', () => {
       await waitFor(first, /Web UI: (http:\S+)/, 180_000);
       assert.match(first.output(), /workflow seeder: started/);
       assert.match(first.output(), /workflow finder: started/);
+      assert.match(first.output(), /workflow validator: started/);
+      assert.match(first.output(), /workflow monitor: started/);
+      assert.match(first.output(), /serving task queues: bigbrotr, bigbrotr-clearnet/);
       const page = await fetch(`http://127.0.0.1:${uiPort}/`);
       assert.equal(page.status, 200, 'the Web UI answers');
 
@@ -103,6 +106,7 @@ describe('npm start', () => {
       // The Seeder's completed run is kept (Temporal's state file) and not run again...
       assert.match(second.output(), /workflow seeder: already completed/);
       assert.match(second.output(), /workflow finder: already running/);
+      assert.match(second.output(), /workflow monitor: already running/);
       // ...and the candidates are still there (the embedded server's data folder).
       assert.ok((await candidates(second.output())) > 7000);
       assert.doesNotMatch(second.output(), /creating a PostgreSQL cluster/);
