@@ -14,3 +14,13 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflows();
   return bundle;
 }
+
+/**
+ * Cancels a workflow and waits until it has ended, while its worker still runs: a cancel left
+ * pending on a queue nobody serves would stop the test server from skipping time for later tests.
+ */
+export async function cancelAndWait(env: TestWorkflowEnvironment, workflowId: string): Promise<void> {
+  const h = env.client.workflow.getHandle(workflowId);
+  await h.cancel();
+  await h.result().catch(() => {});
+}

@@ -9,7 +9,7 @@ import { finder, finderStatus, runNow } from '../../workflows/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig } from '../helpers/config.js';
 import { signed } from '../helpers/nostr.js';
-import { timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => (env = await timeSkippingEnv()));
@@ -35,15 +35,7 @@ function fakeActivities(pages: number, calls: Array<EventCursor | null>) {
   } satisfies Partial<FinderActivities>;
 }
 
-/**
- * Cancels a workflow and waits until it has ended, while its worker still runs: a cancel left
- * pending on a queue nobody serves would stop the test server from skipping time for the tests after.
- */
-async function stop(workflowId: string): Promise<void> {
-  const h = env.client.workflow.getHandle(workflowId);
-  await h.cancel();
-  await h.result().catch(() => {});
-}
+const stop = (workflowId: string) => cancelAndWait(env, workflowId);
 
 let n = 0;
 async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {

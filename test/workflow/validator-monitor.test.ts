@@ -12,7 +12,7 @@ import { createActivities } from '../../workers/activities.js';
 import { coordinatorStatus, monitor, validator } from '../../workflows/index.js';
 import { testConfig } from '../helpers/config.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let t: TestDatabase;
@@ -35,11 +35,7 @@ async function withWorkers<T>(network: Partial<NetworkActivities>, fn: (taskQueu
   return clearnet.runUntil(() => main.runUntil(fn(taskQueue)));
 }
 
-async function stop(workflowId: string): Promise<void> {
-  const h = env.client.workflow.getHandle(workflowId);
-  await h.cancel();
-  await h.result().catch(() => {});
-}
+const stop = (workflowId: string) => cancelAndWait(env, workflowId);
 
 const candidate = (name: string, network: Network = 'clearnet') => ({ url: `wss://${name}.example`, network, source: 'seed' });
 
