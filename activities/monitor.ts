@@ -8,6 +8,7 @@ import type { CoordinatorSettings, Network } from '../common/index.js';
 import { announcementEvent, discoveryEvent, profileEvent, relayListEvent, type RelayObservation } from './discovery-event.js';
 import { openRelay, RelayError, type RelayConnection } from './relay-socket.js';
 import type { ActivityDeps } from './seeder.js';
+import { reachableNetworks } from './validator.js';
 
 export interface MonitorSettings extends CoordinatorSettings {
   checks: string[];
@@ -70,16 +71,18 @@ export const createMonitorActivities = ({ db, config }: ActivityDeps) => {
         intervalMs: m.interval,
         pageSize: m.page_size,
         maxInFlight: m.max_in_flight,
+        networks: reachableNetworks(config),
         checks: m.checks,
         publish: !!secretKey && m.publish_relays.length > 0,
       };
     },
 
     /** The next relays after `after`, in URL order (a page: small and bounded). */
-    async relayPage(q: { after: string | null; limit: number }): Promise<Array<{ url: string; network: Network }>> {
+    async relayPage(q: { after: string | null; limit: number; networks: Network[] }): Promise<Array<{ url: string; network: Network }>> {
       const { rows } = await db.query<{ url: string; network: Network }>(
-        'SELECT url, network FROM relay WHERE $1::text IS NULL OR url > $1::text ORDER BY url LIMIT $2::int',
-        [q.after, q.limit],
+        `SELECT url, network FROM relay WHERE ($1::text IS NULL OR url > $1::text) AND network = ANY($3::text[])
+         ORDER BY url LIMIT $2::int`,
+        [q.after, q.limit, q.networks],
       );
       return rows;
     },

@@ -2,18 +2,26 @@
 import type { CoordinatorSettings, ProbeOutcome, ValidationRecord } from '../common/index.js';
 import type { Network } from '../common/index.js';
 import type { ActivityDeps } from './seeder.js';
+import type { Config } from '../workers/config.js';
+import { NETWORKS } from '../common/index.js';
+
+/** Clearnet, and every overlay network the config gives a proxy. */
+export function reachableNetworks(config: Config): Network[] {
+  return NETWORKS.filter((n) => n === 'clearnet' || config.networks[n].proxy !== '');
+}
 
 export const createValidatorActivities = ({ db, config }: ActivityDeps) => ({
   async validatorSettings(): Promise<CoordinatorSettings> {
     const v = config.validator;
-    return { intervalMs: v.interval, pageSize: v.page_size, maxInFlight: v.max_in_flight };
+    return { intervalMs: v.interval, pageSize: v.page_size, maxInFlight: v.max_in_flight, networks: reachableNetworks(config) };
   },
 
   /** The next candidates after `after`, in URL order (a page: small and bounded). */
-  async candidatePage(q: { after: string | null; limit: number }): Promise<Array<{ url: string; network: Network }>> {
+  async candidatePage(q: { after: string | null; limit: number; networks: Network[] }): Promise<Array<{ url: string; network: Network }>> {
     const { rows } = await db.query<{ url: string; network: Network }>(
-      'SELECT url, network FROM candidate WHERE $1::text IS NULL OR url > $1::text ORDER BY url LIMIT $2::int',
-      [q.after, q.limit],
+      `SELECT url, network FROM candidate WHERE ($1::text IS NULL OR url > $1::text) AND network = ANY($3::text[])
+       ORDER BY url LIMIT $2::int`,
+      [q.after, q.limit, q.networks],
     );
     return rows;
   },

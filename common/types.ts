@@ -1,3 +1,5 @@
+import type { Network } from './relay-url.js';
+
 /** What the Seeder did: returned by its activity and its workflow, shown in the Web UI. */
 export interface SeedReport {
   file: string;
@@ -81,6 +83,11 @@ export interface CoordinatorSettings {
   intervalMs: number;
   pageSize: number;
   maxInFlight: number;
+  /**
+   * The networks this deployment reaches (clearnet, and each overlay network with a proxy in the
+   * config): rows of the others are left alone rather than waited on.
+   */
+  networks: Network[];
 }
 
 /** How a probe went: `valid` relays become relays; `skipped` ones (network not served) are left as they are. */

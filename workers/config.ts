@@ -46,8 +46,8 @@ const configSchema = z.strictObject({
   validator: z
     .strictObject({
       interval: duration.default(3_600_000),
-      page_size: z.number().int().min(1).max(1000).default(100),
-      max_in_flight: z.number().int().min(1).max(1000).default(50),
+      page_size: z.number().int().min(1).max(1000).default(500),
+      max_in_flight: z.number().int().min(1).max(1000).default(100),
       max_failures: z.number().int().min(1).max(1000).default(5),
     })
     .prefault({}),

@@ -26,7 +26,7 @@ export interface Row {
 export interface Coordinator {
   name: string;
   settings: () => Promise<CoordinatorSettings>;
-  page: (q: { after: string | null; limit: number }) => Promise<Row[]>;
+  page: (q: { after: string | null; limit: number; networks: Network[] }) => Promise<Row[]>;
   /** Runs one row's child workflow; returns its outcome and, for a failure, a reason. */
   child: (row: Row, pass: CoordinatorPass) => Promise<{ outcome: string; reason?: string }>;
   /** Once at the start of each pass (the Monitor's announcement). */
@@ -54,6 +54,7 @@ export async function coordinate(c: Coordinator, input: CoordinatorInput, self: 
     intervalMs: input.interval ?? defaults.intervalMs,
     pageSize: input.pageSize ?? defaults.pageSize,
     maxInFlight: input.maxInFlight ?? defaults.maxInFlight,
+    networks: defaults.networks,
   };
   status.settings = settings;
 
@@ -64,7 +65,7 @@ export async function coordinate(c: Coordinator, input: CoordinatorInput, self: 
   }
   status.current = pass;
   status.phase = 'working';
-  const rows = await c.page({ after: status.cursor, limit: settings.pageSize });
+  const rows = await c.page({ after: status.cursor, limit: settings.pageSize, networks: settings.networks });
   pass.pages++;
   // Children are awaited before continuing as new, which would end the running ones.
   await inPool(rows, settings.maxInFlight, async (row) => {

@@ -27,9 +27,9 @@ beforeEach(() => t.db.query('TRUNCATE candidate, relay CASCADE'));
 
 let n = 0;
 /** A worker for workflows and database activities, and one for the clearnet queue with `network`. */
-async function withWorkers<T>(network: Partial<NetworkActivities>, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+async function withWorkers<T>(network: Partial<NetworkActivities>, fn: (taskQueue: string) => Promise<T>, env_: Record<string, string> = {}): Promise<T> {
   const taskQueue = `vm-${++n}`;
-  const config = testConfig(t.url);
+  const config = testConfig(t.url, env_);
   const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities({ db: t.db, config }) });
   const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: `${taskQueue}-clearnet`, activities: network });
   return clearnet.runUntil(() => main.runUntil(fn(taskQueue)));
@@ -70,7 +70,7 @@ describe('validator workflow', () => {
     assert.deepEqual(left.rows, [{ url: 'wss://d.example', failures: 1, last_error: 'refused: connect ECONNREFUSED' }]);
   });
 
-  it('a candidate of a network no worker serves is skipped with the reason, and kept', async () => {
+  it('a candidate of a network with a proxy in the config but no worker serving it is skipped with the reason, and kept', async () => {
     const onion = 'ws://oxtrdevav64z64yb7x6rjg4ntzqjhedm5b5zjqulugknhzr46ny2qbad.onion';
     await insertCandidates(t.db, [{ url: onion, network: 'tor', source: 'seed' }], 1);
     // the clearnet queue is served; the tor queue is not
@@ -81,8 +81,30 @@ describe('validator workflow', () => {
       assert.equal(r.result, 'skipped');
       assert.match(r.reason, /^unserved: no worker serves the tor network \(configure networks\.tor\.proxy/);
       await stop(h.workflowId);
-    });
+    }, { BIGBROTR__networks__tor__proxy: 'socks5h://127.0.0.1:9' });
     assert.equal(await count(t.db, 'SELECT * FROM candidate WHERE failures = 0'), 1);
+  });
+
+  it('candidates of a network with no proxy in the config are left alone, not waited on', async () => {
+    const onion = 'ws://oxtrdevav64z64yb7x6rjg4ntzqjhedm5b5zjqulugknhzr46ny2qbad.onion';
+    await insertCandidates(t.db, [{ url: onion, network: 'tor', source: 'seed' }, candidate('clear')], 1);
+    const probed: string[] = [];
+    const network = {
+      async probeRelay({ url }: { url: string }): Promise<ProbeOutcome> {
+        probed.push(url);
+        return { url, verdict: 'valid', reason: 'eose: answered' };
+      },
+    };
+    await withWorkers(network, async (taskQueue) => {
+      const h = await env.client.workflow.start(validator, { taskQueue, workflowId: `validator-${n}`, args: [{ interval: '1h' }] });
+      await env.sleep('5m');
+      const s: CoordinatorStatus = await env.client.workflow.getHandle(h.workflowId).query(coordinatorStatus);
+      assert.deepEqual(s.last?.outcomes, { promoted: 1 });
+      assert.deepEqual(s.settings?.networks, ['clearnet']);
+      await stop(h.workflowId);
+    });
+    assert.deepEqual(probed, ['wss://clear.example']);
+    assert.equal(await count(t.db, 'SELECT * FROM candidate WHERE network = $1', ['tor']), 1);
   });
 });
 
