@@ -17,7 +17,7 @@ export const PIPELINE: PipelineStep[] = [
   { workflowId: 'monitor', workflowType: 'monitor', oneShot: false },
 ];
 
-export type StepOutcome = 'started' | 'already running' | 'already completed';
+export type StepOutcome = 'started' | 'already running' | 'already completed' | 'completed' | `failed: ${string}`;
 
 export async function startPipeline(client: Client, config: Config, steps = PIPELINE): Promise<Record<string, StepOutcome>> {
   const out: Record<string, StepOutcome> = {};
@@ -41,6 +41,14 @@ export async function startPipeline(client: Client, config: Config, steps = PIPE
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
       out[step.workflowId] = 'started';
+    }
+    // The loops after a one-shot step work on what it made (the Validator on the Seeder's
+    // candidates): they start once it is done, so that their first pass does not find nothing.
+    if (step.oneShot && out[step.workflowId] !== 'already completed') {
+      out[step.workflowId] = await client.workflow
+        .getHandle(step.workflowId)
+        .result()
+        .then((): StepOutcome => 'completed', (err: Error): StepOutcome => `failed: ${(err.cause as Error | undefined)?.message ?? err.message}`);
     }
   }
   return out;

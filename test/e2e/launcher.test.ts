@@ -75,7 +75,7 @@ describe('npm start', () => {
     const first = npmStart(env);
     try {
       await waitFor(first, /Web UI: (http:\S+)/, 180_000);
-      assert.match(first.output(), /workflow seeder: started/);
+      assert.match(first.output(), /workflow seeder: completed/);
       assert.match(first.output(), /workflow finder: started/);
       assert.match(first.output(), /workflow validator: started/);
       assert.match(first.output(), /workflow monitor: started/);
