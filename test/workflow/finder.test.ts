@@ -96,6 +96,28 @@ describe('finder workflow', () => {
     });
   });
 
+  it('a database error mid-page: Temporal retries the activity and the page is counted once', async () => {
+    const calls: Array<EventCursor | null> = [];
+    const acts = fakeActivities(2, calls);
+    let failures = 0;
+    const flaky = {
+      ...acts,
+      async scanEventsPage(q: { after: EventCursor | null }) {
+        if (q.after !== null && failures++ === 0) throw new Error('Connection terminated unexpectedly'); // mid-scan, once
+        return acts.scanEventsPage(q);
+      },
+    };
+    await withWorker(flaky, async (taskQueue) => {
+      const h = await env.client.workflow.start(finder, { taskQueue, workflowId: `finder-${n}`, args: [{ sources: ['events'] }] });
+      await env.sleep('10m');
+      const s = await h.query(finderStatus);
+      assert.equal(failures, 2, 'failed once, then retried');
+      assert.equal(s.last?.pages, 2);
+      assert.equal(s.last?.eventsScanned, 200, 'the retried page is counted once');
+      await stop(h.workflowId);
+    });
+  });
+
   it('the status query answers during a cycle', async () => {
     const acts = fakeActivities(3, []);
     let entered!: () => void;
