@@ -6,7 +6,7 @@ import { getEventHash } from 'nostr-tools/pure';
 import { setNostrWasm, verifyEvent as verifyWasm } from 'nostr-tools/wasm';
 import { initNostrWasm } from 'nostr-wasm';
 import type { Db } from './db.js';
-import type { NostrEvent } from './store.js';
+import { shapeProblem, storeEvents, type NostrEvent } from './store.js';
 
 let wasmReady: Promise<void> | undefined;
 /** nostr-wasm (libsecp256k1 in WebAssembly): ~4x the pure-JS verifier per core, measured here. */
@@ -27,25 +27,6 @@ export interface ArchiveResult {
   invalid: Record<string, number>;
   /** Signatures checked (known events are not). */
   signaturesChecked: number;
-}
-
-const HEX64 = /^[0-9a-f]{64}$/;
-const HEX128 = /^[0-9a-f]{128}$/;
-
-/** Why an object is not a NIP-01 event we can store, or undefined when its shape is right. */
-export function shapeProblem(e: unknown): string | undefined {
-  if (!e || typeof e !== 'object') return 'not-an-object';
-  const ev = e as Record<string, unknown>;
-  if (typeof ev.id !== 'string' || !HEX64.test(ev.id)) return 'bad-id-format';
-  if (typeof ev.pubkey !== 'string' || !HEX64.test(ev.pubkey)) return 'bad-pubkey-format';
-  if (typeof ev.sig !== 'string' || !HEX128.test(ev.sig)) return 'bad-sig-format';
-  if (!Number.isSafeInteger(ev.created_at) || (ev.created_at as number) < 0) return 'bad-created-at';
-  if (!Number.isInteger(ev.kind) || (ev.kind as number) < 0 || (ev.kind as number) > 65535) return 'bad-kind';
-  if (typeof ev.content !== 'string') return 'bad-content';
-  if (!Array.isArray(ev.tags) || !ev.tags.every((t) => Array.isArray(t) && t.every((v) => typeof v === 'string'))) return 'bad-tags';
-  // PostgreSQL's text and jsonb cannot hold U+0000: such an event is valid Nostr but not storable.
-  if (ev.content.includes('\u0000') || ev.tags.some((t: string[]) => t.some((v) => v.includes('\u0000')))) return 'contains-nul';
-  return undefined;
 }
 
 export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
@@ -83,21 +64,7 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
     // One transaction: a link never points at an event that is not there, and a retried batch
     // (the same rows again) leaves the same rows.
     await client.query('BEGIN');
-    if (fresh.length) {
-      const ins = await client.query<{ n: number }>(
-        'SELECT event_insert($1::bytea[], $2::bytea[], $3::bigint[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[]) AS n',
-        [
-          fresh.map((e) => Buffer.from(e.id, 'hex')),
-          fresh.map((e) => Buffer.from(e.pubkey, 'hex')),
-          fresh.map((e) => e.created_at),
-          fresh.map((e) => e.kind),
-          fresh.map((e) => JSON.stringify(e.tags)),
-          fresh.map((e) => e.content),
-          fresh.map((e) => Buffer.from(e.sig, 'hex')),
-        ],
-      );
-      result.inserted = ins.rows[0]?.n ?? 0;
-    }
+    result.inserted = await storeEvents(client, fresh);
     const linkIds = [...candidates.keys()];
     const link = await client.query<{ n: number }>('SELECT event_relay_insert($1::bytea[], $2::text[], $3::bigint[]) AS n', [
       linkIds.map((id) => Buffer.from(id, 'hex')),

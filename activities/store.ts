@@ -93,37 +93,51 @@ export interface NostrEvent {
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
 
+/** Why an object is not a NIP-01 event the archive can store, or undefined when its shape is right. */
+export function shapeProblem(e: unknown): string | undefined {
+  if (!e || typeof e !== 'object') return 'not-an-object';
+  const ev = e as Record<string, unknown>;
+  if (typeof ev.id !== 'string' || !HEX64.test(ev.id)) return 'bad-id-format';
+  if (typeof ev.pubkey !== 'string' || !HEX64.test(ev.pubkey)) return 'bad-pubkey-format';
+  if (typeof ev.sig !== 'string' || !HEX128.test(ev.sig)) return 'bad-sig-format';
+  if (!Number.isSafeInteger(ev.created_at) || (ev.created_at as number) < 0) return 'bad-created-at';
+  if (!Number.isInteger(ev.kind) || (ev.kind as number) < 0 || (ev.kind as number) > 65535) return 'bad-kind';
+  if (typeof ev.content !== 'string') return 'bad-content';
+  if (!Array.isArray(ev.tags) || !ev.tags.every((t) => Array.isArray(t) && t.every((v) => typeof v === 'string'))) return 'bad-tags';
+  // PostgreSQL's text and jsonb cannot hold U+0000: such an event is valid Nostr but not storable.
+  if (ev.content.includes('\u0000') || ev.tags.some((t: string[]) => t.some((v) => v.includes('\u0000')))) return 'contains-nul';
+  return undefined;
+}
+
+/** Stores events whose shape is right (and, for the archive, verified): one set-based call. Returns rows inserted. */
+export async function storeEvents(db: Pick<Db, 'query'>, events: NostrEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT event_insert($1::bytea[], $2::bytea[], $3::bigint[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[]) AS n',
+    [
+      events.map((e) => Buffer.from(e.id, 'hex')),
+      events.map((e) => Buffer.from(e.pubkey, 'hex')),
+      events.map((e) => e.created_at),
+      events.map((e) => e.kind),
+      events.map((e) => JSON.stringify(e.tags)),
+      events.map((e) => e.content),
+      events.map((e) => Buffer.from(e.sig, 'hex')),
+    ],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 /**
- * Archives events the caller has verified (id and signature): one call for the batch; an event
- * already archived is left as it is. Rows of the wrong shape are refused before the database.
+ * Events for fixtures and benchmarks, which make them signed: shape-checked, not verified (the
+ * Synchronizer's path, archiveEvents, verifies). Rows of the wrong shape are refused with a reason.
  */
 export async function insertEvents(db: Db, events: NostrEvent[]): Promise<{ inserted: number; rejected: Array<{ id: string; reason: string }> }> {
   const good: NostrEvent[] = [];
   const rejected: Array<{ id: string; reason: string }> = [];
   for (const e of events) {
-    const reason = !HEX64.test(e.id) ? 'id is not 64 hex characters'
-      : !HEX64.test(e.pubkey) ? 'pubkey is not 64 hex characters'
-      : !HEX128.test(e.sig) ? 'sig is not 128 hex characters'
-      : !Number.isSafeInteger(e.created_at) || e.created_at < 0 ? 'created_at is not a timestamp'
-      : !Number.isInteger(e.kind) || e.kind < 0 || e.kind > 65535 ? 'kind is not 0-65535'
-      : !Array.isArray(e.tags) ? 'tags is not an array'
-      : typeof e.content !== 'string' ? 'content is not a string'
-      : undefined;
+    const reason = shapeProblem(e);
     if (reason) rejected.push({ id: String(e.id).slice(0, 64), reason });
     else good.push(e);
   }
-  if (good.length === 0) return { inserted: 0, rejected };
-  const { rows } = await db.query<{ n: number }>(
-    'SELECT event_insert($1::bytea[], $2::bytea[], $3::bigint[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[]) AS n',
-    [
-      good.map((e) => Buffer.from(e.id, 'hex')),
-      good.map((e) => Buffer.from(e.pubkey, 'hex')),
-      good.map((e) => e.created_at),
-      good.map((e) => e.kind),
-      good.map((e) => JSON.stringify(e.tags)),
-      good.map((e) => e.content),
-      good.map((e) => Buffer.from(e.sig, 'hex')),
-    ],
-  );
-  return { inserted: rows[0]?.n ?? 0, rejected };
+  return { inserted: await storeEvents(db, good), rejected };
 }
