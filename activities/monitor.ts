@@ -8,7 +8,7 @@ import type { CoordinatorSettings, Network } from '../common/index.js';
 import { announcementEvent, discoveryEvent, profileEvent, relayListEvent, type RelayObservation } from './discovery-event.js';
 import { openRelay, RelayError, type RelayConnection } from './relay-socket.js';
 import type { ActivityDeps } from './seeder.js';
-import { reachableNetworks } from './validator.js';
+import { pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
 
 export interface MonitorSettings extends CoordinatorSettings {
   checks: string[];
@@ -78,13 +78,8 @@ export const createMonitorActivities = ({ db, config }: ActivityDeps) => {
     },
 
     /** The next relays after `after`, in URL order (a page: small and bounded). */
-    async relayPage(q: { after: string | null; limit: number; networks: Network[] }): Promise<Array<{ url: string; network: Network }>> {
-      const { rows } = await db.query<{ url: string; network: Network }>(
-        `SELECT url, network FROM relay WHERE ($1::text IS NULL OR url > $1::text) AND network = ANY($3::text[])
-         ORDER BY url LIMIT $2::int`,
-        [q.after, q.limit, q.networks],
-      );
-      return rows;
+    async relayPage(q: PageQuery) {
+      return pageByUrl(db, 'relay', q);
     },
 
     /** The monitor's kind 10166 announcement, kind 0 profile and kind 10002 relay list. */

@@ -1,9 +1,27 @@
 // The Validator's database effects: page through the candidates, record what each probe found.
 import type { CoordinatorSettings, ProbeOutcome, ValidationRecord } from '../common/index.js';
 import type { Network } from '../common/index.js';
+import type { Db } from './db.js';
 import type { ActivityDeps } from './seeder.js';
 import type { Config } from '../workers/config.js';
 import { NETWORKS } from '../common/index.js';
+
+export interface PageQuery {
+  after: string | null;
+  limit: number;
+  networks: Network[];
+}
+type Row = { url: string; network: Network };
+
+/** The next rows of `table` after `after`, in URL order, of the given networks: a page, small and bounded. */
+export async function pageByUrl(db: Db, table: 'candidate' | 'relay', q: PageQuery): Promise<Row[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT url, network FROM ${table} WHERE ($1::text IS NULL OR url > $1::text) AND network = ANY($3::text[])
+     ORDER BY url LIMIT $2::int`,
+    [q.after, q.limit, q.networks],
+  );
+  return rows;
+}
 
 /** Clearnet, and every overlay network the config gives a proxy. */
 export function reachableNetworks(config: Config): Network[] {
@@ -17,13 +35,8 @@ export const createValidatorActivities = ({ db, config }: ActivityDeps) => ({
   },
 
   /** The next candidates after `after`, in URL order (a page: small and bounded). */
-  async candidatePage(q: { after: string | null; limit: number; networks: Network[] }): Promise<Array<{ url: string; network: Network }>> {
-    const { rows } = await db.query<{ url: string; network: Network }>(
-      `SELECT url, network FROM candidate WHERE ($1::text IS NULL OR url > $1::text) AND network = ANY($3::text[])
-       ORDER BY url LIMIT $2::int`,
-      [q.after, q.limit, q.networks],
-    );
-    return rows;
+  async candidatePage(q: PageQuery): Promise<Row[]> {
+    return pageByUrl(db, 'candidate', q);
   },
 
   /** A valid candidate becomes a relay; an invalid one has its failures raised, and is dropped at the limit. */
