@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { SyncSettings, WindowResult } from '../../common/index.js';
@@ -11,10 +11,17 @@ before(async () => (env = await timeSkippingEnv()));
 after(() => env?.teardown());
 
 const LIMIT = 10;
-// The archive starts 20,000 s ago: a few hundred windows, not 56 years of them.
-const NOW = Math.floor(Date.now() / 1000);
-const START = NOW - 20_000;
-const SETTINGS: SyncSettings = { start: START, endLagSec: 300, limit: LIMIT, maxWindowSec: 1000, intervalMs: 900_000 };
+/**
+ * Each test's archive starts 20,000 s before the test server's clock (which earlier tests moved
+ * forward): a few dozen windows, not 56 years of them.
+ */
+let START = 0;
+let NOW = 0;
+const settings = (): SyncSettings => ({ start: START, endLagSec: 300, limit: LIMIT, maxWindowSec: 1000, intervalMs: 900_000 });
+beforeEach(async () => {
+  NOW = Math.floor((await env.currentTimeMs()) / 1000);
+  START = NOW - 20_000;
+});
 
 /** A relay holding events at these created_at values, answering windows as NIP-01 says (newest first, up to limit). */
 function relay(createdAts: number[]) {
@@ -25,11 +32,10 @@ function relay(createdAts: number[]) {
     served,
     activities: {
       async syncSettings(): Promise<SyncSettings> {
-        return SETTINGS;
+        return settings();
       },
       async syncWindow(q: { since: number; until: number; limit: number }): Promise<WindowResult> {
         asked.push([q.since, q.until]);
-        if (process.env.DEBUG_SYNC && asked.length < 60) console.log("window", q.since - START, q.until - START);
         const inWindow = createdAts.map((c, i) => [c, i] as const).filter(([c]) => c >= q.since && c <= q.until).sort((a, b) => b[0] - a[0]).slice(0, q.limit);
         for (const [, i] of inWindow) served.add(i);
         return { received: inWindow.length, inserted: inWindow.length, known: 0, linked: inWindow.length, invalid: {}, full: inWindow.length >= q.limit };
@@ -64,10 +70,10 @@ describe('sync workflow', () => {
       assert.equal(r.served.size, events.length, 'every event was fetched');
       assert.equal(s.fullSeconds, 0);
       assert.ok(s.splits > 0, 'the burst was split');
-      assert.ok(s.cursor >= NOW - SETTINGS.endLagSec, `cursor ${s.cursor}`);
+      assert.ok(s.cursor >= NOW - settings().endLagSec, `cursor ${s.cursor}`);
       // the complete windows tile [start, cursor] with no gap
       const complete = r.asked.filter(([since, until], i) => r.asked[i + 1]?.[0] !== since || until === since);
-      let next = SETTINGS.start;
+      let next = START;
       for (const [since, until] of complete) {
         if (since !== next) continue; // a window that was split: its first half follows
         next = until + 1;
