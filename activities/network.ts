@@ -5,7 +5,8 @@ import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { hexToBytes } from 'nostr-tools/utils';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { minePow } from 'nostr-tools/nip13';
-import type { MonitorCheck, MonitorSummary, Network, ProbeOutcome } from '../common/index.js';
+import type { MonitorCheck, MonitorSummary, Network, ProbeOutcome, WindowResult } from '../common/index.js';
+import { archiveEvents } from './archive.js';
 import type { Config } from '../workers/config.js';
 import type { Db } from './db.js';
 import { storeMetadata, type MetadataRow } from './metadata.js';
@@ -198,6 +199,36 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
       const rttRow = rows.find((r) => r.type === 'nip66_rtt')?.payload as Record<string, number> | undefined;
       if (rttRow) summary.rtt = { open: rttRow.rtt_open, read: rttRow.rtt_read, write: rttRow.rtt_write };
       return summary;
+    },
+
+    /**
+     * The Synchronizer's window: asks the relay for `since <= created_at <= until` (with `limit`),
+     * reads until EOSE, and archives what came (verified, with this relay as a source) before
+     * returning the counts. A relay that does not finish the window (no EOSE, closes, garbage)
+     * throws: Temporal retries it with backoff. Re-running a window rewrites the same rows.
+     */
+    async syncWindow(q: { url: string; network: Network; since: number; until: number; limit: number }): Promise<WindowResult> {
+      if (unreachable) throw new Error(unreachable);
+      const conn = await openRelay(q.url, { timeoutMs: timeout, agent, signal: cancellationSignal() });
+      try {
+        const sub = `sync-${q.since}`;
+        conn.send(['REQ', sub, { since: q.since, until: q.until, limit: q.limit }]);
+        const events: unknown[] = [];
+        for (;;) {
+          const msg = await conn.next((m) => (m[1] === sub && ['EVENT', 'EOSE', 'CLOSED'].includes(String(m[0])) ? m : undefined), timeout);
+          if (msg[0] === 'EVENT') {
+            events.push(msg[2]);
+            if (events.length % 500 === 0) heartbeat(events.length);
+            if (events.length > q.limit * 2) throw new RelayError('protocol', `${q.url} sent more than twice the limit (${q.limit}) for one REQ`);
+          } else if (msg[0] === 'EOSE') break;
+          else throw new RelayError('closed', `${q.url} closed the window: ${String(msg[2] ?? '')}`);
+        }
+        conn.send(['CLOSE', sub]);
+        const r = await archiveEvents(db, q.url, events, Math.floor(Date.now() / 1000));
+        return { received: r.received, inserted: r.inserted, known: r.known, linked: r.linked, invalid: r.invalid, full: events.length >= q.limit };
+      } finally {
+        conn.close();
+      }
     },
   };
 };

@@ -84,3 +84,14 @@ export const monitorRelayInput = z.strictObject({
   checks: z.array(z.enum(MONITOR_CHECKS)),
   publish: z.boolean(),
 });
+
+/** A relay's sync workflow: its relay, and its cursor (continue-as-new carries it). */
+export const syncRelayInput = z.strictObject({
+  url: z.string(),
+  network: z.enum(NETWORKS),
+  /** The last second fully archived; default: config `synchronizer.start` - 1. */
+  cursor: z.number().int().min(-1).optional(),
+  windowSec: z.number().int().min(1).optional(),
+  /** Carried by continue-as-new: the running totals. */
+  carry: z.looseObject({}).optional(),
+});

@@ -141,3 +141,38 @@ export interface MonitorSummary {
   /** Target relays that accepted the relay's 30166 event. */
   published?: number;
 }
+
+/** A relay's sync settings (seconds), the config's unless the input says otherwise. */
+export interface SyncSettings {
+  start: number;
+  endLagSec: number;
+  limit: number;
+  maxWindowSec: number;
+  intervalMs: number;
+}
+
+/** What one window of one relay gave: counts, never the events. */
+export interface WindowResult {
+  received: number;
+  inserted: number;
+  known: number;
+  linked: number;
+  invalid: Record<string, number>;
+  /** The relay returned `limit` events (or hit its own cap): the window may be incomplete. */
+  full: boolean;
+}
+
+export interface SyncStatus {
+  url: string;
+  /** Every event with created_at <= cursor that the relay serves is archived. */
+  cursor: number;
+  windowSec: number;
+  windows: number;
+  splits: number;
+  received: number;
+  inserted: number;
+  invalid: Record<string, number>;
+  /** A one-second window still full: events beyond `limit` in that second could not be paged. */
+  fullSeconds: number;
+  phase: 'syncing' | 'caught up' | 'backing off';
+}

@@ -3,6 +3,7 @@ import type { Db } from '../activities/db.js';
 import { createFinderActivities } from '../activities/finder.js';
 import { createMonitorActivities } from '../activities/monitor.js';
 import { createSeederActivities } from '../activities/seeder.js';
+import { createSyncActivities } from '../activities/sync.js';
 import { createValidatorActivities } from '../activities/validator.js';
 import type { Config } from './config.js';
 
@@ -12,5 +13,6 @@ export function createActivities(deps: { db: Db; config: Config }) {
     ...createFinderActivities(deps),
     ...createValidatorActivities(deps),
     ...createMonitorActivities(deps),
+    ...createSyncActivities(deps),
   };
 }

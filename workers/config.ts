@@ -68,6 +68,15 @@ const configSchema = z.strictObject({
       }),
     })
     .prefault({}),
+  synchronizer: z
+    .strictObject({
+      start: z.number().int().min(0).default(0),
+      end_lag: duration.default(300_000),
+      limit: z.number().int().min(1).max(10_000).default(500),
+      max_window: duration.default(7 * 86_400_000),
+      interval: duration.default(900_000),
+    })
+    .prefault({}),
   finder: z.strictObject({
     interval: duration.default(3_600_000),
     page_size: z.number().int().min(1).max(100_000).default(5000),

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { SyncSettings, WindowResult } from '../../common/index.js';
+import { syncRelay, syncStatus } from '../../workflows/index.js';
+import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+
+let env: TestWorkflowEnvironment;
+before(async () => (env = await timeSkippingEnv()));
+after(() => env?.teardown());
+
+const LIMIT = 10;
+/**
+ * Each test's archive starts 20,000 s before the test server's clock (which earlier tests moved
+ * forward): a few dozen windows, not 56 years of them.
+ */
+let START = 0;
+let NOW = 0;
+const settings = (): SyncSettings => ({ start: START, endLagSec: 300, limit: LIMIT, maxWindowSec: 1000, intervalMs: 900_000 });
+beforeEach(async () => {
+  NOW = Math.floor((await env.currentTimeMs()) / 1000);
+  START = NOW - 20_000;
+});
+
+/** A relay holding events at these created_at values, answering windows as NIP-01 says (newest first, up to limit). */
+function relay(createdAts: number[]) {
+  const asked: Array<[number, number]> = [];
+  const served = new Set<number>(); // indexes of events the archive received
+  return {
+    asked,
+    served,
+    activities: {
+      async syncSettings(): Promise<SyncSettings> {
+        return settings();
+      },
+      async syncWindow(q: { since: number; until: number; limit: number }): Promise<WindowResult> {
+        asked.push([q.since, q.until]);
+        const inWindow = createdAts.map((c, i) => [c, i] as const).filter(([c]) => c >= q.since && c <= q.until).sort((a, b) => b[0] - a[0]).slice(0, q.limit);
+        for (const [, i] of inWindow) served.add(i);
+        return { received: inWindow.length, inserted: inWindow.length, known: 0, linked: inWindow.length, invalid: {}, full: inWindow.length >= q.limit };
+      },
+    },
+  };
+}
+
+let n = 0;
+async function run(createdAts: number[], check: (r: ReturnType<typeof relay>, workflowId: string) => Promise<void>) {
+  const r = relay(createdAts);
+  const taskQueue = `sync-${++n}`;
+  const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: { syncSettings: r.activities.syncSettings } });
+  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: `${taskQueue}-clearnet`, activities: { syncWindow: r.activities.syncWindow } });
+  const workflowId = `sync/wss://r${n}.example`;
+  await clearnet.runUntil(() =>
+    main.runUntil(async () => {
+      await env.client.workflow.start(syncRelay, { taskQueue, workflowId, args: [{ url: `wss://r${n}.example`, network: 'clearnet' }] });
+      await check(r, workflowId);
+      await cancelAndWait(env, workflowId);
+    }),
+  );
+}
+
+describe('sync workflow', () => {
+  it('a dense stretch is split until every window is complete; nothing is missed; the cursor reaches now - end_lag', async () => {
+    // 200 events: a burst of 150 over 30 seconds, and 50 spread over the rest
+    const events = [...Array.from({ length: 150 }, (_, i) => START + 5000 + (i % 30)), ...Array.from({ length: 50 }, (_, i) => START + i * 97)];
+    await run(events, async (r, id) => {
+      await env.sleep('10m');
+      const s = await env.client.workflow.getHandle(id).query(syncStatus);
+      assert.equal(r.served.size, events.length, 'every event was fetched');
+      assert.equal(s.fullSeconds, 0);
+      assert.ok(s.splits > 0, 'the burst was split');
+      assert.ok(s.cursor >= NOW - settings().endLagSec, `cursor ${s.cursor}`);
+      // the complete windows tile [start, cursor] with no gap
+      const complete = r.asked.filter(([since, until], i) => r.asked[i + 1]?.[0] !== since || until === since);
+      let next = START;
+      for (const [since, until] of complete) {
+        if (since !== next) continue; // a window that was split: its first half follows
+        next = until + 1;
+      }
+      assert.ok(next > s.cursor - 1, 'no second left unasked');
+    });
+  });
+
+  it('one second holding more than the limit is counted as such, not looped on', async () => {
+    const events = Array.from({ length: 25 }, () => START + 2000);
+    await run(events, async (_r, id) => {
+      await env.sleep('10m');
+      const s = await env.client.workflow.getHandle(id).query(syncStatus);
+      assert.equal(s.fullSeconds, 1);
+      assert.ok(s.cursor > START + 2000);
+    });
+  });
+
+  it('caught up, it sleeps and looks again each interval', async () => {
+    await run([START + 1500], async (r, id) => {
+      await env.sleep('5m');
+      const before = r.asked.length;
+      assert.equal((await env.client.workflow.getHandle(id).query(syncStatus)).phase, 'caught up');
+      await env.sleep('31m');
+      assert.ok(r.asked.length >= before + 2, 'two more looks in two intervals');
+    });
+  });
+});
