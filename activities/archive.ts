@@ -34,12 +34,10 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   const result: ArchiveResult = { received: raw.length, inserted: 0, known: 0, linked: 0, invalid: {}, signaturesChecked: 0 };
   const refuse = (reason: string) => void (result.invalid[reason] = (result.invalid[reason] ?? 0) + 1);
 
-  // Shape and id first: both cheap, and an event whose id is not its hash is refused whatever we hold.
   const candidates = new Map<string, NostrEvent>();
   for (const e of raw) {
     const problem = shapeProblem(e);
     if (problem) refuse(problem);
-    else if (getEventHash(e as NostrEvent) !== (e as NostrEvent).id) refuse('id-mismatch');
     else candidates.set((e as NostrEvent).id, e as NostrEvent); // a repeat in the batch counts once
   }
   if (candidates.size === 0) return result;
@@ -48,14 +46,22 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   const { rows } = await db.query<{ id: Buffer }>('SELECT id FROM event WHERE id = ANY($1::bytea[])', [ids.map((id) => Buffer.from(id, 'hex'))]);
   const known = new Set(rows.map((r) => r.id.toString('hex')));
   const fresh: NostrEvent[] = [];
+  // Each event is hashed once: a known one by the id check alone, a new one inside the verifier
+  // (which checks hash and signature); only a failure is hashed again, to name its reason.
   for (const [id, ev] of candidates) {
-    if (known.has(id)) continue;
-    result.signaturesChecked++;
-    if (verifyWasm(ev)) fresh.push(ev);
-    else {
-      refuse('bad-signature');
-      candidates.delete(id);
+    if (known.has(id)) {
+      if (getEventHash(ev) === id) continue;
+      known.delete(id); // someone else's id on a forged event: refused, the archived one stays
+      refuse('id-mismatch');
+    } else {
+      result.signaturesChecked++;
+      if (verifyWasm(ev)) {
+        fresh.push(ev);
+        continue;
+      }
+      refuse(getEventHash(ev) === id ? 'bad-signature' : 'id-mismatch');
     }
+    candidates.delete(id);
   }
   result.known = known.size;
 

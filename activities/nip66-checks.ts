@@ -382,34 +382,24 @@ const BASE32 = '0123456789bcdefghjkmnpqrstuvwxyz';
 
 /** Geohash (as NIP-52 and NIP-66 use it): bits alternate longitude, latitude, five to a character. */
 export function geohash(lat: number, lon: number, precision = 9): string {
-  let latLo = -90;
-  let latHi = 90;
-  let lonLo = -180;
-  let lonHi = 180;
+  const latRange: [number, number] = [-90, 90];
+  const lonRange: [number, number] = [-180, 180];
+  // One bit: which half of the range holds the value; the range shrinks to that half.
+  const halve = (value: number, range: [number, number]): number => {
+    const mid = (range[0] + range[1]) / 2;
+    if (value >= mid) {
+      range[0] = mid;
+      return 1;
+    }
+    range[1] = mid;
+    return 0;
+  };
   let out = '';
   let bits = 0;
   let index = 0;
   let even = true;
   while (out.length < precision) {
-    if (even) {
-      const mid = (lonLo + lonHi) / 2;
-      if (lon >= mid) {
-        index = index * 2 + 1;
-        lonLo = mid;
-      } else {
-        index *= 2;
-        lonHi = mid;
-      }
-    } else {
-      const mid = (latLo + latHi) / 2;
-      if (lat >= mid) {
-        index = index * 2 + 1;
-        latLo = mid;
-      } else {
-        index *= 2;
-        latHi = mid;
-      }
-    }
+    index = index * 2 + (even ? halve(lon, lonRange) : halve(lat, latRange));
     even = !even;
     if (++bits === 5) {
       out += BASE32[index];

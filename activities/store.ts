@@ -50,33 +50,38 @@ function validRelayRows<T extends { url: string; network: Network }>(rows: T[], 
   return { good, rejected, duplicates: rows.length - rejected.length - good.length };
 }
 
-/** New candidates; URLs already candidates or relays are left as they are. */
-export async function insertCandidates(
+/** Validates `rows`, then sends the good ones in one call of `sql` (which returns rows inserted). */
+async function writeRelayRows<T extends { url: string; network: Network }>(
   db: Db,
-  rows: CandidateRow[],
-  discoveredAt: number,
-  options: RelayUrlOptions = {},
+  rows: T[],
+  options: RelayUrlOptions,
+  sql: string,
+  params: (good: T[]) => unknown[],
 ): Promise<WriteResult> {
   const { good, rejected, duplicates } = validRelayRows(rows, options);
   if (good.length === 0) return { inserted: 0, alreadyKnown: duplicates, rejected };
-  const { rows: out } = await db.query<{ n: number }>(
-    'SELECT candidate_insert($1::text[], $2::text[], $3::text[], $4::bigint) AS n',
-    [good.map((r) => r.url), good.map((r) => r.network), good.map((r) => r.source), discoveredAt],
-  );
+  const { rows: out } = await db.query<{ n: number }>(sql, params(good));
   const inserted = out[0]?.n ?? 0;
   return { inserted, alreadyKnown: good.length - inserted + duplicates, rejected };
 }
 
+/** New candidates; URLs already candidates or relays are left as they are. */
+export function insertCandidates(db: Db, rows: CandidateRow[], discoveredAt: number, options: RelayUrlOptions = {}): Promise<WriteResult> {
+  return writeRelayRows(db, rows, options, 'SELECT candidate_insert($1::text[], $2::text[], $3::text[], $4::bigint) AS n', (good) => [
+    good.map((r) => r.url),
+    good.map((r) => r.network),
+    good.map((r) => r.source),
+    discoveredAt,
+  ]);
+}
+
 /** New relays; a relay already known keeps its first discovery time. */
-export async function insertRelays(db: Db, rows: RelayRow[], options: RelayUrlOptions = {}): Promise<WriteResult> {
-  const { good, rejected, duplicates } = validRelayRows(rows, options);
-  if (good.length === 0) return { inserted: 0, alreadyKnown: duplicates, rejected };
-  const { rows: out } = await db.query<{ n: number }>(
-    'SELECT relay_insert($1::text[], $2::text[], $3::bigint[]) AS n',
-    [good.map((r) => r.url), good.map((r) => r.network), good.map((r) => r.discoveredAt)],
-  );
-  const inserted = out[0]?.n ?? 0;
-  return { inserted, alreadyKnown: good.length - inserted + duplicates, rejected };
+export function insertRelays(db: Db, rows: RelayRow[], options: RelayUrlOptions = {}): Promise<WriteResult> {
+  return writeRelayRows(db, rows, options, 'SELECT relay_insert($1::text[], $2::text[], $3::bigint[]) AS n', (good) => [
+    good.map((r) => r.url),
+    good.map((r) => r.network),
+    good.map((r) => r.discoveredAt),
+  ]);
 }
 
 /** A Nostr event as relays send it (NIP-01). */
