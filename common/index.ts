@@ -3,5 +3,6 @@ export * from './duration.js';
 export * from './errors.js';
 export * from './inputs.js';
 export * from './networks.js';
+export * from './pool.js';
 export * from './relay-url.js';
 export * from './types.js';

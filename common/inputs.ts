@@ -64,7 +64,14 @@ export const coordinatorInput = z
     /** Passes started before this run. */
     cycle: z.number().int().min(0).optional(),
     /** Carried by continue-as-new: the running pass's and the last pass's figures. */
-    carry: z.strictObject({ current: z.looseObject({}).nullable().optional(), last: z.looseObject({}).nullable().optional() }).optional(),
+    carry: z
+      .strictObject({
+        current: z.looseObject({}).nullable().optional(),
+        last: z.looseObject({}).nullable().optional(),
+        /** The Synchronizer: when this coordinator started (ms); relays cancelled since stay stopped. */
+        runningSince: z.number().optional(),
+      })
+      .optional(),
   })
   .default({});
 export type CoordinatorInput = z.output<typeof coordinatorInput>;

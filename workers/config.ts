@@ -74,7 +74,14 @@ const configSchema = z.strictObject({
       end_lag: duration.default(300_000),
       limit: z.number().int().min(1).max(10_000).default(500),
       max_window: duration.default(7 * 86_400_000),
+      /** A caught-up relay's sleep before it asks again. */
       interval: duration.default(900_000),
+      /** Relays that sync more often (their URLs as the relay table has them), and how often. */
+      priority_relays: z.array(z.string()).default([]),
+      priority_interval: duration.default(60_000),
+      /** The coordinator: how often it looks for relays without a sync workflow, and rows per page. */
+      pass_interval: duration.default(900_000),
+      page_size: z.number().int().min(1).max(1000).default(1000),
     })
     .prefault({}),
   finder: z.strictObject({

@@ -9,12 +9,13 @@ export interface PipelineStep {
   oneShot: boolean;
 }
 
-// In order: each service feeds the next. The Synchronizer joins them in a later issue.
+// In order: each service feeds the next.
 export const PIPELINE: PipelineStep[] = [
   { workflowId: 'seeder', workflowType: 'seeder', oneShot: true },
   { workflowId: 'finder', workflowType: 'finder', oneShot: false },
   { workflowId: 'validator', workflowType: 'validator', oneShot: false },
   { workflowId: 'monitor', workflowType: 'monitor', oneShot: false },
+  { workflowId: 'synchronizer', workflowType: 'synchronizer', oneShot: false },
 ];
 
 export type StepOutcome = 'started' | 'already running' | 'already completed' | 'completed' | `failed: ${string}`;

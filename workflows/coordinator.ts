@@ -12,8 +12,7 @@ import {
   log,
   setHandler,
 } from '@temporalio/workflow';
-import type { CoordinatorInput, CoordinatorPass, CoordinatorSettings, CoordinatorStatus, Network } from '../common/index.js';
-import { inPool } from './pool.js';
+import { inPool, type CoordinatorInput, type CoordinatorPass, type CoordinatorSettings, type CoordinatorStatus, type Network } from '../common/index.js';
 
 export const coordinatorStatus = defineQuery<CoordinatorStatus>('status');
 export const runNow = defineSignal('runNow');
@@ -23,18 +22,18 @@ export interface Row {
   network: Network;
 }
 
-export interface Coordinator {
+export interface Coordinator<R extends Row = Row> {
   name: string;
   settings: () => Promise<CoordinatorSettings>;
-  page: (q: { after: string | null; limit: number; networks: Network[] }) => Promise<Row[]>;
+  page: (q: { after: string | null; limit: number; networks: Network[] }) => Promise<R[]>;
   /** Runs one row's child workflow; returns its outcome and, for a failure, a reason. */
-  child: (row: Row, pass: CoordinatorPass) => Promise<{ outcome: string; reason?: string }>;
+  child: (row: R, pass: CoordinatorPass) => Promise<{ outcome: string; reason?: string }>;
   /** Once at the start of each pass (the Monitor's announcement). */
   onPassStart?: (settings: CoordinatorSettings) => Promise<void>;
 }
 
 /** One page of a pass, then continue-as-new (`self` is the workflow function). */
-export async function coordinate(c: Coordinator, input: CoordinatorInput, self: (raw?: unknown) => Promise<void>): Promise<void> {
+export async function coordinate<R extends Row>(c: Coordinator<R>, input: CoordinatorInput, self: (raw?: unknown) => Promise<void>): Promise<void> {
   const status: CoordinatorStatus = {
     phase: 'starting',
     cycle: input.cycle ?? 0,
@@ -102,5 +101,5 @@ export async function coordinate(c: Coordinator, input: CoordinatorInput, self: 
   }
   await condition(allHandlersFinished);
   const { carry: _, ...rest } = input;
-  return continueAsNew<typeof self>({ ...rest, cursor: status.cursor, cycle: status.cycle, carry: { current: status.current, last: status.last } });
+  return continueAsNew<typeof self>({ ...rest, cursor: status.cursor, cycle: status.cycle, carry: { ...input.carry, current: status.current, last: status.last } });
 }

@@ -2,6 +2,6 @@
 export { finder, finderStatus, runNow } from './finder.js';
 export { monitor, monitorRelay } from './monitor.js';
 export { seeder } from './seeder.js';
-export { syncRelay, syncStatus } from './sync.js';
+export { synchronizer, syncRelay, syncStatus } from './sync.js';
 export { coordinatorStatus, runNow as coordinatorRunNow } from './coordinator.js';
 export { validateCandidate, validator } from './validator.js';

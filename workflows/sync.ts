@@ -1,24 +1,90 @@
-// A relay's sync workflow (ID `sync/<url>`): archives the relay's events window by window, its
-// cursor in its own state (continue-as-new carries it). A window [cursor+1, cursor+size] up to
-// now - end_lag is asked with `limit`; if it comes back full it may be incomplete, so it is
-// split in two, down to one second; a complete window advances the cursor and the next one
-// doubles (up to max_window). Once caught up it sleeps `interval`. A relay that fails is retried
-// by Temporal's retry policy, with backoff, on durable timers.
-import { allHandlersFinished, condition, continueAsNew, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+// Synchronizer: every relay's events into the archive. A coordinator (ID `synchronizer`, see
+// coordinator.ts) pages through the relays and starts one long-lived sync workflow per relay
+// (ID `sync/<url>`) where none runs; the children outlive the coordinator's runs (abandoned on
+// continue-as-new) and end themselves when their relay leaves the relay table. Cancel on the
+// coordinator cancels them all; cancel on one relay's workflow stops only that relay, which the
+// coordinator then leaves stopped until it is itself started again.
+//
+// A relay's workflow archives window by window, its cursor in its own state (continue-as-new
+// carries it). A window [cursor+1, cursor+size] up to now - end_lag is asked with `limit`; if it
+// comes back full it may be incomplete, so it is split in two, down to one second; a complete
+// window advances the cursor and the next one doubles (up to max_window). Once caught up it
+// sleeps `interval` (shorter for priority relays; the `runNow` signal cuts it short). A relay
+// that fails is retried by Temporal's retry policy, with backoff, on durable timers.
+import {
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  condition,
+  allHandlersFinished,
+  continueAsNew,
+  defineQuery,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
-import type { SyncActivities } from '../activities/sync.js';
-import { networkQueue, parseOrFail, syncRelayInput, type SyncStatus } from '../common/index.js';
+import type { SyncActivities, SyncRow } from '../activities/sync.js';
+import { coordinatorInput, networkQueue, parseOrFail, syncRelayInput, type Network, type SyncStatus } from '../common/index.js';
+import { coordinate, runNow } from './coordinator.js';
 
 export const syncStatus = defineQuery<SyncStatus>('status');
 
 const db = proxyActivities<SyncActivities>({ startToCloseTimeout: '1 minute', retry: { maximumInterval: '1 minute' } });
+const stopper = proxyActivities<SyncActivities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+
+export async function synchronizer(raw: unknown = {}): Promise<void> {
+  const input = parseOrFail(coordinatorInput, raw, 'synchronizer input');
+  const runningSince = input.carry?.runningSince ?? Date.now();
+  let networks: Network[] = [];
+  try {
+    return await coordinate<SyncRow>(
+      {
+        name: 'synchronizer',
+        async settings() {
+          const s = await db.synchronizerSettings();
+          networks = s.networks;
+          return s;
+        },
+        page: (q) => db.syncPage({ ...q, runningSince }),
+        async child({ url, network, action }) {
+          if (action !== 'start') return { outcome: action };
+          try {
+            await startChild(syncRelay, {
+              workflowId: `sync/${url}`,
+              args: [{ url, network }],
+              // Long-lived: it goes on when this run continues as new; a cancel of the coordinator
+              // reaches it through stopSyncs.
+              parentClosePolicy: ParentClosePolicy.ABANDON,
+              cancellationType: ChildWorkflowCancellationType.ABANDON,
+            });
+            return { outcome: 'started' };
+          } catch (err) {
+            // Started since the page was read (by another coordinator run or a person): it runs.
+            if (!isCancellation(err) && err instanceof WorkflowExecutionAlreadyStartedError) return { outcome: 'running' };
+            throw err;
+          }
+        },
+      },
+      { ...input, carry: { ...input.carry, runningSince } },
+      synchronizer,
+    );
+  } catch (err) {
+    if (isCancellation(err)) await CancellationScope.nonCancellable(() => stopper.stopSyncs({ networks }));
+    throw err;
+  }
+}
 
 /** Windows a run handles before it continues as new (its history stays small). */
 const WINDOWS_PER_RUN = 500;
+/** Rounds (a catch-up and a sleep) a run handles before it continues as new. */
+const ROUNDS_PER_RUN = 100;
 
-export async function syncRelay(raw: unknown): Promise<void> {
+export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const input = parseOrFail(syncRelayInput, raw, 'syncRelay input');
-  const settings = await db.syncSettings();
   const net = proxyActivities<NetworkActivities>({
     taskQueue: networkQueue(workflowInfo().taskQueue, input.network),
     startToCloseTimeout: '10 minutes',
@@ -26,6 +92,7 @@ export async function syncRelay(raw: unknown): Promise<void> {
     // A failing relay backs off: 10 s, 20 s, ... up to an hour between attempts, for ever.
     retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
   });
+  let settings = await db.syncSettings({ url: input.url });
   const carried = (input.carry ?? {}) as Partial<SyncStatus>;
   const status: SyncStatus = {
     url: input.url,
@@ -39,36 +106,47 @@ export async function syncRelay(raw: unknown): Promise<void> {
     fullSeconds: carried.fullSeconds ?? 0,
     phase: 'syncing',
   };
+  let wake = false;
   setHandler(syncStatus, () => status);
+  setHandler(runNow, () => void (wake = true));
 
-  for (let i = 0; i < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested; i++) {
+  let windows = 0;
+  for (let round = 0; round < ROUNDS_PER_RUN && windows < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested; round++) {
+    if (round > 0) settings = await db.syncSettings({ url: input.url });
+    if (!settings.listed) {
+      status.phase = 'ended';
+      status.ended = 'the relay is no longer in the relay table';
+      return status;
+    }
+    status.phase = 'syncing';
     const target = Math.floor(Date.now() / 1000) - settings.endLagSec;
-    if (status.cursor >= target) {
-      status.phase = 'caught up';
-      await sleep(settings.intervalMs);
-      status.phase = 'syncing';
-      continue;
+    while (status.cursor < target && windows < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested) {
+      const since = status.cursor + 1;
+      const until = Math.min(status.cursor + status.windowSec, target);
+      const r = await net.syncWindow({ url: input.url, network: input.network, since, until, limit: settings.limit });
+      windows++;
+      status.windows++;
+      status.received += r.received;
+      status.inserted += r.inserted;
+      for (const [k, v] of Object.entries(r.invalid)) status.invalid[k] = (status.invalid[k] ?? 0) + v;
+      if (r.full && until > since) {
+        // Possibly incomplete: ask again for the first half (its events are archived already, so
+        // the repeat costs links only).
+        status.windowSec = Math.max(1, Math.floor((until - since + 1) / 2));
+        status.splits++;
+        continue;
+      }
+      if (r.full) status.fullSeconds++; // one second holding more than `limit` events: see README
+      status.cursor = until;
+      status.windowSec = Math.min(settings.maxWindowSec, status.windowSec * 2);
     }
-    const since = status.cursor + 1;
-    const until = Math.min(status.cursor + status.windowSec, target);
-    const r = await net.syncWindow({ url: input.url, network: input.network, since, until, limit: settings.limit });
-    status.windows++;
-    status.received += r.received;
-    status.inserted += r.inserted;
-    for (const [k, v] of Object.entries(r.invalid)) status.invalid[k] = (status.invalid[k] ?? 0) + v;
-    if (r.full && until > since) {
-      // Possibly incomplete: ask again for the first half (its events are archived already, so
-      // the repeat costs links only).
-      status.windowSec = Math.max(1, Math.floor((until - since + 1) / 2));
-      status.splits++;
-      continue;
-    }
-    if (r.full) status.fullSeconds++; // one second holding more than `limit` events: see README
-    status.cursor = until;
-    status.windowSec = Math.min(settings.maxWindowSec, status.windowSec * 2);
+    if (status.cursor < target) break; // the run's share of windows is done: continue as new
+    status.phase = 'caught up';
+    wake = false;
+    await condition(() => wake, settings.intervalMs); // a durable timer; runNow cuts it short
   }
   await condition(allHandlersFinished);
   const { carry: _, ...rest } = input;
-  const { url: __, cursor, windowSec, phase: ___, ...totals } = status;
+  const { url: __, cursor, windowSec, phase: ___, ended: ____, ...totals } = status;
   return continueAsNew<typeof syncRelay>({ ...rest, cursor, windowSec, carry: totals });
 }

@@ -43,6 +43,7 @@ try {
     relay_url: { allow_local: true },
     finder: { ...base.finder, apis: [{ name: 'local', url: `http://127.0.0.1:${(api.address() as AddressInfo).port}/` }] },
     networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 1000 } },
+    synchronizer: { ...base.synchronizer, start: Math.floor(Date.now() / 1000) - 600, end_lag: 1000 },
     monitor: { ...base.monitor, private_key: bytesToHex(generateSecretKey()), publish_relays: [target.url], checks: ['nip11', 'open', 'read', 'write', 'http'] },
   };
   writeSeedFile(config, 'seed_relays.txt', '# recorded run\nwss://relay.a.example\nwss://relay.b.example\nhttps://not.a.relay\n');
@@ -111,6 +112,20 @@ try {
     await save('monitor-relay', `monitor/${relay.url}`);
     await new Promise((r) => setTimeout(r, 500));
     await save('monitor-cancelled', 'monitor', await cancel('monitor'));
+
+    // Synchronizer: a page of one relay a run (so it continues as new); the relay's sync workflow
+    // archives the last ten minutes and sleeps; cancelling the coordinator cancels it.
+    const synchronizer = await env.client.workflow.start('synchronizer', { taskQueue, workflowId: 'synchronizer', args: [{ pageSize: 1 }] });
+    const sync = env.client.workflow.getHandle(`sync/${relay.url}`);
+    for (;;) {
+      const s = await sync.query<{ phase: string }>('status').catch(() => undefined);
+      if (s?.phase === 'caught up') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await save('synchronizer-continued-as-new', 'synchronizer', synchronizer.firstExecutionRunId);
+    await save('synchronizer-cancelled', 'synchronizer', await cancel('synchronizer'));
+    await done(`sync/${relay.url}`);
+    await save('sync-relay-cancelled', `sync/${relay.url}`);
   }));
 } finally {
   for (const c of cleanups) await c();

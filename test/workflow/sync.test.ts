@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { SyncSettings, WindowResult } from '../../common/index.js';
+import type { SyncSettings, SyncStatus, WindowResult } from '../../common/index.js';
 import { syncRelay, syncStatus } from '../../workflows/index.js';
 import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
 
@@ -17,7 +17,7 @@ const LIMIT = 10;
  */
 let START = 0;
 let NOW = 0;
-const settings = (): SyncSettings => ({ start: START, endLagSec: 300, limit: LIMIT, maxWindowSec: 1000, intervalMs: 900_000 });
+const settings = (): SyncSettings => ({ start: START, endLagSec: 300, limit: LIMIT, maxWindowSec: 1000, intervalMs: 900_000, listed: true, priority: false });
 beforeEach(async () => {
   NOW = Math.floor((await env.currentTimeMs()) / 1000);
   START = NOW - 20_000;
@@ -27,14 +27,28 @@ beforeEach(async () => {
 function relay(createdAts: number[]) {
   const asked: Array<[number, number]> = [];
   const served = new Set<number>(); // indexes of events the archive received
-  return {
+  const r = {
     asked,
     served,
+    /** What the settings say of the relay (the test changes it). */
+    listed: true,
+    priority: false,
+    maxWindowSec: 1000,
+    firstRunId: '',
+    /** Windows to fail before answering (a relay that is down for a while). */
+    failures: 0,
+    /** When each failed attempt came, in the test server's time (seconds). */
+    failedAt: [] as number[],
     activities: {
       async syncSettings(): Promise<SyncSettings> {
-        return settings();
+        return { ...settings(), maxWindowSec: r.maxWindowSec, listed: r.listed, priority: r.priority, intervalMs: r.priority ? 60_000 : 900_000 };
       },
       async syncWindow(q: { since: number; until: number; limit: number }): Promise<WindowResult> {
+        if (r.failures > 0) {
+          r.failures--;
+          r.failedAt.push(Math.floor((await env.currentTimeMs()) / 1000));
+          throw new Error('refused: the relay is down');
+        }
         asked.push([q.since, q.until]);
         const inWindow = createdAts.map((c, i) => [c, i] as const).filter(([c]) => c >= q.since && c <= q.until).sort((a, b) => b[0] - a[0]).slice(0, q.limit);
         for (const [, i] of inWindow) served.add(i);
@@ -42,18 +56,20 @@ function relay(createdAts: number[]) {
       },
     },
   };
+  return r;
 }
 
 let n = 0;
-async function run(createdAts: number[], check: (r: ReturnType<typeof relay>, workflowId: string) => Promise<void>) {
+async function run(createdAts: number[], check: (r: ReturnType<typeof relay>, workflowId: string) => Promise<void>, setup?: (r: ReturnType<typeof relay>) => void) {
   const r = relay(createdAts);
+  setup?.(r);
   const taskQueue = `sync-${++n}`;
   const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: { syncSettings: r.activities.syncSettings } });
   const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: `${taskQueue}-clearnet`, activities: { syncWindow: r.activities.syncWindow } });
   const workflowId = `sync/wss://r${n}.example`;
   await clearnet.runUntil(() =>
     main.runUntil(async () => {
-      await env.client.workflow.start(syncRelay, { taskQueue, workflowId, args: [{ url: `wss://r${n}.example`, network: 'clearnet' }] });
+      r.firstRunId = (await env.client.workflow.start(syncRelay, { taskQueue, workflowId, args: [{ url: `wss://r${n}.example`, network: 'clearnet' }] })).firstExecutionRunId;
       await check(r, workflowId);
       await cancelAndWait(env, workflowId);
     }),
@@ -100,5 +116,61 @@ describe('sync workflow', () => {
       await env.sleep('31m');
       assert.ok(r.asked.length >= before + 2, 'two more looks in two intervals');
     });
+  });
+
+  it('a priority relay looks again every minute once caught up, the others every interval', async () => {
+    await run([START + 1500], async (r, id) => {
+      r.priority = true;
+      await env.sleep('5m');
+      const before = r.asked.length;
+      await env.sleep('10m');
+      assert.ok(r.asked.length >= before + 8, `about ten looks in ten minutes, got ${r.asked.length - before}`);
+      assert.equal((await env.client.workflow.getHandle(id).query(syncStatus)).phase, 'caught up');
+    });
+  });
+
+  it('a relay that is down is retried with growing pauses, and the cursor waits for it', async () => {
+    await run(
+      [START + 100, START + 15_000],
+      async (r, id) => {
+        await env.sleep('20m');
+        const s = await env.client.workflow.getHandle(id).query(syncStatus);
+        assert.equal(r.failedAt.length, 5);
+        const gaps = r.failedAt.slice(1).map((t, i) => t - r.failedAt[i]!);
+        assert.deepEqual(gaps.map((g) => Math.round(g / 10) * 10), [10, 20, 40, 80], `pauses ${gaps.join(', ')} s`);
+        assert.equal(s.phase, 'caught up');
+        assert.equal(r.served.size, 2, 'nothing missed once the relay answered');
+      },
+      (r) => (r.failures = 5),
+    );
+  });
+
+  it('a relay that leaves the relay table: its workflow ends at its next round', async () => {
+    await run([START + 100], async (r, id) => {
+      await env.sleep('5m');
+      r.listed = false;
+      const ended: SyncStatus = await env.client.workflow.getHandle(id).result();
+      assert.equal(ended.phase, 'ended');
+      assert.ok(ended.cursor >= NOW - 300);
+    });
+  });
+
+  it('continues as new after its share of windows (500), the cursor and totals carried', async () => {
+    // windows of at most 30 s over 20,000 s: about 670 windows, two runs
+    const events = Array.from({ length: 200 }, (_, i) => START + i * 97);
+    await run(
+      events,
+      async (r, id) => {
+        await env.sleep('10m');
+        const h = env.client.workflow.getHandle(id);
+        const s = await h.query(syncStatus);
+        assert.equal(r.served.size, events.length, 'no event missed across the runs');
+        assert.ok(s.windows > 600, `windows ${s.windows}: the totals were carried`);
+        assert.ok(s.cursor >= NOW - 300);
+        const d = await h.describe();
+        assert.notEqual(d.runId, r.firstRunId, 'a new run');
+      },
+      (r) => (r.maxWindowSec = 30),
+    );
   });
 });

@@ -1,0 +1,144 @@
+// The Synchronizer's coordinator in the time-skipping environment: its database activities and its
+// look at the relays' workflows real (PostgreSQL, the worker's Temporal client), the relays' windows
+// played by the test on the network queue.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Context } from '@temporalio/activity';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { insertRelays } from '../../activities/store.js';
+import type { CoordinatorStatus, SyncStatus, WindowResult } from '../../common/index.js';
+import { createActivities } from '../../workers/activities.js';
+import { coordinatorRunNow, coordinatorStatus, synchronizer, syncStatus } from '../../workflows/index.js';
+import { testConfig } from '../helpers/config.js';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+
+let env: TestWorkflowEnvironment;
+let t: TestDatabase;
+before(async () => {
+  [env, t] = await Promise.all([timeSkippingEnv(), freshDatabase()]);
+});
+after(async () => {
+  await env?.teardown();
+  await t?.drop();
+});
+
+const empty: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false };
+const addRelays = (urls: string[]) => insertRelays(t.db, urls.map((url) => ({ url, network: 'clearnet' as const, discoveredAt: 1 })));
+const statusOf = async (id: string) => (await env.client.workflow.getHandle(id).describe()).status.name;
+
+/** Polls (in real time: nothing here waits on a timer) until `check` holds. */
+async function eventually(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The coordinator's status, or undefined if the query does not come back within a second: the
+ * test server can hold a query sent while the workflow continues as new (it does after every page).
+ */
+function coordinatorAt(workflowId: string): Promise<CoordinatorStatus | undefined> {
+  return env.client.withDeadline(Date.now() + 1000, () => env.client.workflow.getHandle(workflowId).query(coordinatorStatus)).catch(() => undefined);
+}
+
+let n = 0;
+async function withWorkers<T>(syncWindow: (q: { url: string; since: number; until: number }) => Promise<WindowResult>, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `sync-coord-${++n}`;
+  // Pages of two relays: a pass spans runs (continue-as-new per page).
+  const config = testConfig(t.url, { BIGBROTR__synchronizer__page_size: '2', BIGBROTR__synchronizer__start: '0' });
+  const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities({ db: t.db, config }) });
+  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: `${taskQueue}-clearnet`, activities: { syncWindow } });
+  return clearnet.runUntil(() => main.runUntil(fn(taskQueue)));
+}
+
+describe('synchronizer workflow', () => {
+  it('one long-lived sync workflow per relay: new relays get one, a relay gone ends its own, a relay a person cancelled stays stopped, cancel stops them all', async () => {
+    const urls = ['a', 'b', 'c'].map((x) => `wss://${x}.sync.example`);
+    await addRelays(urls);
+    const asked = new Set<string>();
+    // A relay's window: answered at once (the relay is empty), so each workflow is caught up and sleeping.
+    await withWorkers(
+      async ({ url }) => {
+        asked.add(url);
+        return empty;
+      },
+      async (taskQueue) => {
+        const h = await env.client.workflow.start(synchronizer, { taskQueue, workflowId: `synchronizer-${n}`, args: [{}] });
+        const running = async (list: string[]) => (await Promise.all(list.map((u) => statusOf(`sync/${u}`).catch(() => 'none')))).every((x) => x === 'RUNNING');
+        await eventually('every relay has a running sync workflow', () => running(urls));
+        await eventually('every relay was asked', async () => asked.size === 3);
+
+        // A relay added later gets its workflow at the next pass; a second pass starts no second one.
+        const d = 'wss://d.sync.example';
+        await addRelays([d]);
+        await h.signal(coordinatorRunNow);
+        await eventually('the new relay has its workflow', () => running([d]));
+        let s: CoordinatorStatus | undefined;
+        await eventually('the second pass is done', async () => (s = await coordinatorAt(h.workflowId))?.cycle === 2 && s?.phase === 'sleeping');
+        assert.deepEqual(s?.last?.outcomes, { running: 3, started: 1 });
+
+        // A relay gone from the table: its workflow ends itself at its next round.
+        await t.db.query('DELETE FROM relay WHERE url = $1', [urls[1]]);
+        const gone = env.client.workflow.getHandle(`sync/${urls[1]}`);
+        await gone.signal(coordinatorRunNow);
+        const ended: SyncStatus = await gone.result();
+        assert.equal(ended.phase, 'ended');
+        assert.match(ended.ended ?? '', /no longer in the relay table/);
+
+        // A person cancels one relay: only that one stops, and the coordinator leaves it stopped.
+        await cancelAndWait(env, `sync/${urls[2]}`);
+        assert.equal(await statusOf(`sync/${urls[0]}`), 'RUNNING');
+        await h.signal(coordinatorRunNow);
+        await eventually('the third pass is done', async () => (s = await coordinatorAt(h.workflowId))?.cycle === 3 && s?.phase === 'sleeping');
+        assert.deepEqual(s?.last?.outcomes, { running: 2, stopped: 1 });
+        assert.equal(await statusOf(`sync/${urls[2]}`), 'CANCELLED');
+
+        // Cancel on the coordinator: every relay's workflow is cancelled, the coordinator too.
+        await cancelAndWait(env, h.workflowId);
+        assert.equal(await statusOf(h.workflowId), 'CANCELLED');
+        await eventually('the running relays are cancelled', async () => (await statusOf(`sync/${urls[0]}`)) === 'CANCELLED' && (await statusOf(`sync/${d}`)) === 'CANCELLED');
+
+        // Started again, it syncs every relay again, the one a person had stopped included.
+        const again = await env.client.workflow.start(synchronizer, { taskQueue, workflowId: `synchronizer-${n}-again`, args: [{}] });
+        await eventually('every listed relay runs again', () => running([urls[0]!, urls[2]!, d]));
+        await cancelAndWait(env, again.workflowId);
+        await eventually('all stopped', async () => (await Promise.all([urls[0]!, urls[2]!, d].map((u) => statusOf(`sync/${u}`)))).every((x) => x === 'CANCELLED'));
+      },
+    );
+  });
+
+  it('a relay whose window is in flight when the coordinator is cancelled: the window is cancelled, the relay workflow ends cancelled', async () => {
+    const url = 'wss://busy.sync.example';
+    await t.db.query('TRUNCATE relay CASCADE');
+    await addRelays([url]);
+    let started!: () => void;
+    const inFlight = new Promise<void>((r) => (started = r));
+    await withWorkers(
+      // A window that never ends by itself: it heartbeats until cancelled, as a real one does.
+      async () => {
+        started();
+        const ctx = Context.current();
+        const beat = setInterval(() => ctx.heartbeat(), 50);
+        try {
+          return await ctx.cancelled;
+        } finally {
+          clearInterval(beat);
+        }
+      },
+      async (taskQueue) => {
+        const h = await env.client.workflow.start(synchronizer, { taskQueue, workflowId: `synchronizer-${n}`, args: [{}] });
+        await inFlight;
+        const relay = env.client.workflow.getHandle(`sync/${url}`);
+        assert.equal((await relay.query(syncStatus)).windows, 0);
+        await cancelAndWait(env, h.workflowId);
+        await relay.result().catch(() => {});
+        assert.equal(await statusOf(`sync/${url}`), 'CANCELLED');
+      },
+    );
+  });
+});
