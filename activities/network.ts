@@ -6,13 +6,14 @@ import { hexToBytes } from 'nostr-tools/utils';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { minePow } from 'nostr-tools/nip13';
 import type { MonitorCheck, MonitorSummary, Network, ProbeOutcome, WindowResult } from '../common/index.js';
-import { archiveEvents } from './archive.js';
 import type { Config } from '../workers/config.js';
 import type { Db } from './db.js';
 import { storeMetadata, type MetadataRow } from './metadata.js';
 import { fetchNip11 } from './nip11.js';
+import { NegentropyError } from './negentropy.js';
 import { checkDns, checkTls, GeoIp } from './nip66-checks.js';
 import { openRelay, probeRead, probeWrite, RelayError, socksAgent, type ReadProbe } from './relay-socket.js';
+import { negentropyWindow, reqWindow } from './sync-window.js';
 
 export interface NetworkDeps {
   config: Config;
@@ -24,6 +25,8 @@ export interface NetworkDeps {
 const WRITE_PROBE_KIND = 30078;
 /** Proof of work above this many bits costs more than a probe is worth: the write probe is skipped. */
 const MAX_PROBE_POW = 24;
+/** A relay found without NIP-77 is asked again after this long (relays are upgraded). */
+const NEGENTROPY_RECHECK_MS = 60 * 60 * 1000;
 
 export const createNetworkActivities = ({ config, network, db }: NetworkDeps) => {
   const { timeout, proxy } = config.networks[network];
@@ -32,6 +35,8 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
   const m = config.monitor;
   const secretKey = m.private_key ? hexToBytes(m.private_key) : undefined;
   let geoip: Promise<GeoIp> | undefined;
+  /** Relays that do not speak NIP-77, by URL: until when their windows are read with REQ alone. */
+  const noNegentropyUntil = new Map<string, number>();
   const geo = () =>
     (geoip ??= GeoIp.open({ city: m.geoip_city || undefined, asn: m.geoip_asn || undefined }));
 
@@ -202,30 +207,36 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
     },
 
     /**
-     * The Synchronizer's window: asks the relay for `since <= created_at <= until` (with `limit`),
-     * reads until EOSE, and archives what came (verified, with this relay as a source) before
-     * returning the counts. A relay that does not finish the window (no EOSE, closes, garbage)
-     * throws: Temporal retries it with backoff. Re-running a window rewrites the same rows.
+     * The Synchronizer's window `since <= created_at <= until` of one relay, archived (verified,
+     * with this relay as a source) before the counts are returned. A relay that speaks NIP-77 is
+     * reconciled and asked by id for only what the archive lacks: the window is complete however
+     * many events it holds. Any other is asked with a REQ of `limit` (see sync-window.ts); its
+     * silence on NIP-77 is remembered for a while, so each window does not ask again. A relay
+     * that does not finish the window (no EOSE, closes, garbage) throws: Temporal retries it with
+     * backoff. Re-running a window rewrites the same rows.
      */
     async syncWindow(q: { url: string; network: Network; since: number; until: number; limit: number }): Promise<WindowResult> {
       if (unreachable) throw new Error(unreachable);
-      const conn = await openRelay(q.url, { timeoutMs: timeout, agent, signal: cancellationSignal() });
+      const open = () => openRelay(q.url, { timeoutMs: timeout, agent, signal: cancellationSignal() });
+      let conn = await open();
       try {
-        const sub = `sync-${q.since}`;
-        conn.send(['REQ', sub, { since: q.since, until: q.until, limit: q.limit }]);
-        const events: unknown[] = [];
-        for (;;) {
-          const msg = await conn.next((m) => (m[1] === sub && ['EVENT', 'EOSE', 'CLOSED'].includes(String(m[0])) ? m : undefined), timeout);
-          if (msg[0] === 'EVENT') {
-            events.push(msg[2]);
-            if (events.length % 500 === 0) heartbeat(events.length);
-            if (events.length > q.limit * 2) throw new RelayError('protocol', `${q.url} sent more than twice the limit (${q.limit}) for one REQ`);
-          } else if (msg[0] === 'EOSE') break;
-          else throw new RelayError('closed', `${q.url} closed the window: ${String(msg[2] ?? '')}`);
+        if ((noNegentropyUntil.get(q.url) ?? 0) <= Date.now()) {
+          let r;
+          try {
+            r = await negentropyWindow(conn, db, q, timeout);
+          } catch (err) {
+            // Garbage in its NIP-77 answers says nothing of its REQs: a retry on this worker reads with REQ.
+            if (err instanceof NegentropyError) noNegentropyUntil.set(q.url, Date.now() + NEGENTROPY_RECHECK_MS);
+            throw err;
+          }
+          if (!('supported' in r)) return r;
+          if (r.lasting) noNegentropyUntil.set(q.url, Date.now() + NEGENTROPY_RECHECK_MS);
+          if (r.connectionLost) {
+            conn.close();
+            conn = await open();
+          }
         }
-        conn.send(['CLOSE', sub]);
-        const r = await archiveEvents(db, q.url, events, Math.floor(Date.now() / 1000));
-        return { received: r.received, inserted: r.inserted, known: r.known, linked: r.linked, invalid: r.invalid, full: events.length >= q.limit };
+        return await reqWindow(conn, db, q, timeout);
       } finally {
         conn.close();
       }

@@ -148,8 +148,15 @@ export interface SyncSettings {
   endLagSec: number;
   limit: number;
   maxWindowSec: number;
+  /** The sleep once caught up (shorter for a priority relay). */
   intervalMs: number;
+  /** The relay is still in the relay table: a sync of a relay that is gone ends. */
+  listed: boolean;
+  priority: boolean;
 }
+
+/** What the Synchronizer's coordinator does with a relay of a page. */
+export type SyncAction = 'start' | 'running' | 'stopped';
 
 /** What one window of one relay gave: counts, never the events. */
 export interface WindowResult {
@@ -160,6 +167,13 @@ export interface WindowResult {
   invalid: Record<string, number>;
   /** The relay returned `limit` events (or hit its own cap): the window may be incomplete. */
   full: boolean;
+  /**
+   * How the window was read: `negentropy` (NIP-77) reconciles ids and fetches what the archive
+   * lacks, complete however many events the window holds; `req` (NIP-01) gets the newest `limit`.
+   */
+  method?: 'negentropy' | 'req';
+  /** Negentropy: ids the relay listed for the window but did not serve when asked for them. */
+  unserved?: number;
 }
 
 export interface SyncStatus {
@@ -174,5 +188,7 @@ export interface SyncStatus {
   invalid: Record<string, number>;
   /** A one-second window still full: events beyond `limit` in that second could not be paged. */
   fullSeconds: number;
-  phase: 'syncing' | 'caught up' | 'backing off';
+  phase: 'syncing' | 'caught up' | 'ended';
+  /** Why the workflow ended (the relay left the relay table). */
+  ended?: string;
 }

@@ -6,8 +6,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { verifyEvent, type Event } from 'nostr-tools/pure';
+import { NegentropyResponder } from './negentropy-responder.js';
 
-export type RelayBehaviour = 'good' | 'slow' | 'no-upgrade' | 'silent' | 'close-at-once' | 'malformed' | 'auth' | 'notice-only' | 'closed';
+export type RelayBehaviour =
+  | 'good' | 'slow' | 'no-upgrade' | 'silent' | 'close-at-once' | 'malformed' | 'auth' | 'notice-only' | 'closed'
+  // answering a REQ: a 10 MB frame first; the stored events but never EOSE; half of them, then the socket dies
+  | 'huge-frame' | 'no-eose' | 'close-mid-window';
 
 export interface LocalRelay {
   /** ws://127.0.0.1:PORT */
@@ -17,6 +21,10 @@ export interface LocalRelay {
   events: Event[];
   /** TCP connections accepted so far. */
   connections: number;
+  /** Ids asked for in REQ filters (`ids`), summed over every REQ. */
+  idsRequested: number;
+  /** NEG-OPEN messages received (NIP-77), answered or not. */
+  negOpens: number;
   stop(): Promise<void>;
 }
 
@@ -29,6 +37,16 @@ export interface LocalRelayOptions {
   serverHeader?: string;
   /** A NIP-11 document, served to a GET with `Accept: application/nostr+json` (as real relays do). */
   nip11?: unknown;
+  /**
+   * Speaks NIP-77 (negentropy) over the stored events the NEG-OPEN filter matches; 'malformed'
+   * answers NEG-OPEN with a NEG-MSG that is not a negentropy message. Otherwise NEG-OPEN gets the
+   * NOTICE of a relay that does not know the message.
+   */
+  nip77?: boolean | 'malformed';
+  /** NIP-77: a NEG-OPEN matching more events than this is refused (NEG-ERR `blocked:`), as strfry does. */
+  nip77MaxRecords?: number;
+  /** Caps every REQ filter's limit (none given included), as real relays do (NIP-11 max_limit). */
+  maxLimit?: number;
 }
 
 type Filter = Record<string, unknown>;
@@ -53,6 +71,8 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
     port: 0,
     events: [...(options.events ?? [])],
     connections: 0,
+    idsRequested: 0,
+    negOpens: 0,
     stop: async () => {
       for (const timer of timers) clearTimeout(timer);
       for (const client of wss.clients) client.terminate();
@@ -115,11 +135,16 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
       if (type === 'REQ' && typeof subId === 'string') return onReq(ws, subs, subId, msg.slice(2) as Filter[]);
       if (type === 'EVENT') return onEvent(ws, msg[1]);
       if (type === 'CLOSE' && typeof subId === 'string') return void subs.delete(subId);
+      if (type === 'NEG-OPEN') relay.negOpens++;
+      if (options.nip77 && typeof type === 'string' && type.startsWith('NEG-')) return onNegentropy(ws, msg);
       send(ws, ['NOTICE', `error: unknown message type ${JSON.stringify(type)}`]);
     });
   }
 
   function onReq(ws: WebSocket, subs: Map<string, Filter[]>, subId: string, filters: Filter[]) {
+    relay.idsRequested += filters.filter(isRecord).reduce((n, f) => n + (Array.isArray(f.ids) ? f.ids.length : 0), 0);
+    const maxLimit = options.maxLimit;
+    if (maxLimit !== undefined) filters = filters.map((f) => (isRecord(f) ? { ...f, limit: Math.min(typeof f.limit === 'number' ? f.limit : maxLimit, maxLimit) } : f));
     switch (behaviour) {
       case 'malformed':
         ws.send('this is not JSON');
@@ -136,10 +161,57 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
         return send(ws, ['NOTICE', 'we do not serve subscriptions here']);
       case 'closed':
         return send(ws, ['CLOSED', subId, 'error: shutting down']);
+      case 'huge-frame':
+        // An event no relay should hold, 10 MB in one frame, before a normal answer: a client must
+        // refuse the frame rather than buffer it, and cannot reach the EOSE behind it.
+        ws.send(JSON.stringify(['EVENT', subId, hugeEvent()]));
+        break;
+      case 'no-eose':
+        for (const event of query(relay.events, filters)) send(ws, ['EVENT', subId, event]);
+        return; // the subscription never says its stored events are done
+      case 'close-mid-window': {
+        // A relay that dies mid-answer: half the events, then the TCP connection goes without a
+        // close frame (once the last event is written, so that the client does get the half).
+        const found = query(relay.events, filters);
+        const half = found.slice(0, Math.ceil(found.length / 2));
+        if (half.length === 0) return ws.terminate();
+        half.forEach((event, i) => ws.send(JSON.stringify(['EVENT', subId, event]), i === half.length - 1 ? () => ws.terminate() : undefined));
+        return;
+      }
     }
     subs.set(subId, filters);
     for (const event of query(relay.events, filters)) send(ws, ['EVENT', subId, event]);
     send(ws, ['EOSE', subId]);
+  }
+
+  // NIP-77, the relay's side: a session per NEG-OPEN (per connection), over the stored events its
+  // filter matches (limit ignored, as a sync wants them all), answered until NEG-CLOSE.
+  const negSessions = new WeakMap<WebSocket, Map<string, NegentropyResponder>>();
+  function onNegentropy(ws: WebSocket, msg: unknown[]) {
+    const [type, subId, a, b] = msg;
+    if (typeof subId !== 'string') return send(ws, ['NOTICE', `error: ${String(type)} without a subscription id`]);
+    const sessions = negSessions.get(ws) ?? new Map<string, NegentropyResponder>();
+    negSessions.set(ws, sessions);
+    if (type === 'NEG-CLOSE') return void sessions.delete(subId);
+    if (options.nip77 === 'malformed') return send(ws, ['NEG-MSG', subId, '61ff']); // a varint cut short
+    let session = sessions.get(subId);
+    let message = a;
+    try {
+      if (type === 'NEG-OPEN') {
+        const matching = isRecord(a) ? relay.events.filter((e) => matches(e, a)) : [];
+        if (options.nip77MaxRecords !== undefined && matching.length > options.nip77MaxRecords) {
+          return send(ws, ['NEG-ERR', subId, `blocked: this query matches more than ${options.nip77MaxRecords} events`]);
+        }
+        session = new NegentropyResponder(matching);
+        sessions.set(subId, session);
+        message = b;
+      } else if (type !== 'NEG-MSG') return send(ws, ['NOTICE', `error: unknown message type ${JSON.stringify(type)}`]);
+      if (!session) return send(ws, ['NEG-ERR', subId, 'closed: no such negentropy session']);
+      send(ws, ['NEG-MSG', subId, session.answer(String(message))]);
+    } catch (err) {
+      sessions.delete(subId);
+      send(ws, ['NEG-ERR', subId, `error: ${(err as Error).message}`]);
+    }
   }
 
   function onEvent(ws: WebSocket, event: unknown) {
@@ -170,6 +242,9 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
   relay.url = `ws://127.0.0.1:${relay.port}`;
   return relay;
 }
+
+/** Event-shaped, 10 MB of content (made on first use: most tests never need it). */
+const hugeEvent = () => ({ id: '0'.repeat(64), pubkey: '1'.repeat(64), created_at: 1, kind: 1, tags: [], content: 'x'.repeat(10 * 1024 * 1024), sig: '2'.repeat(128) });
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -37,7 +37,7 @@ function window(url: string, since: number, until: number, limit: number): Promi
 describe('sync window', () => {
   it('archives the window verified, with the relay as source; a forged event is refused', async () => {
     const r = await window(good.url, 1000, 1006, 100);
-    assert.deepEqual({ ...r }, { received: 8, inserted: 7, known: 0, linked: 7, invalid: { 'id-mismatch': 1 }, full: false });
+    assert.deepEqual({ ...r }, { received: 8, inserted: 7, known: 0, linked: 7, invalid: { 'id-mismatch': 1 }, full: false, method: 'req' });
     assert.equal(await count(t.db, 'SELECT * FROM event_relay WHERE relay_url = $1', [good.url]), 7);
   });
 

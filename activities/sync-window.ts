@@ -1,0 +1,194 @@
+// The Synchronizer's two ways to read a window [since, until] of one relay into the archive.
+// REQ (NIP-01) gets the newest `limit` events of the window: one that comes back full may hide
+// more, and the workflow splits it, down to one second, where NIP-01 cannot page any further.
+// Negentropy (NIP-77) reconciles the ids the archive has from this relay in the window with the
+// relay's, then links the events the archive has from other relays and fetches only the rest by
+// id: complete however many events the window holds, so never full (unless too big for one
+// activity, below). Every event fetched goes through archiveEvents, which verifies it.
+import { heartbeat } from '@temporalio/activity';
+import type { WindowResult } from '../common/index.js';
+import { archiveEvents, type ArchiveResult } from './archive.js';
+import type { Db } from './db.js';
+import { reconcile, type IdRecord, type Reconciliation } from './negentropy.js';
+import { RelayError, type RelayConnection } from './relay-socket.js';
+
+export interface WindowQuery {
+  url: string;
+  since: number;
+  until: number;
+  /** Events per REQ: the window's limit, and the size of each fetch by id. */
+  limit: number;
+}
+
+/**
+ * A window of several seconds needing more than this many REQs of `limit` ids is fetched that far
+ * and reported full, so the workflow halves it: one activity stays well inside its
+ * start-to-close timeout, and what was fetched is linked, so the halves do not fetch it again.
+ */
+const FETCHES_PER_WINDOW = 20;
+/** Our side of a window of several seconds is held in memory: past this many ids it is split instead. */
+const MAX_RECORDS = 200_000;
+/** A single second is never split: past this many needed ids (a relay making ids up?) it stays full. */
+const MAX_NEED_ONE_SECOND = 200_000;
+
+/** The relay did not take our NEG-OPEN: read the window with REQ instead. */
+export type Fallback = Extract<Reconciliation, { supported: false }>;
+
+/** NIP-01: the newest `limit` events of the window, read to EOSE, archived. */
+export async function reqWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number): Promise<WindowResult> {
+  const events = await readSubscription(conn, `sync-${q.since}`, { since: q.since, until: q.until, limit: q.limit }, q.limit, timeoutMs);
+  const r = await archiveEvents(db, q.url, events, Math.floor(Date.now() / 1000));
+  return { received: r.received, inserted: r.inserted, known: r.known, linked: r.linked, invalid: r.invalid, full: events.length >= q.limit, method: 'req' };
+}
+
+/** NIP-77: reconcile, link what the archive has, fetch the rest by id; a Fallback when the relay does not take it. */
+export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number): Promise<WindowResult | Fallback> {
+  const oneSecond = q.since === q.until;
+  const result: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false, method: 'negentropy', unserved: 0 };
+  const ours = await linkedInWindow(db, q.url, q.since, q.until, oneSecond ? undefined : MAX_RECORDS + 1);
+  if (ours.length > MAX_RECORDS && !oneSecond) return { ...result, full: true };
+
+  const maxNeed = oneSecond ? MAX_NEED_ONE_SECOND : q.limit * FETCHES_PER_WINDOW;
+  const rec = await reconcile(conn, {
+    subId: `neg-${q.since}`,
+    filter: { since: q.since, until: q.until },
+    ours,
+    timeoutMs,
+    maxNeed,
+    onRound: (need) => heartbeat({ reconciling: need }),
+  });
+  if (!rec.supported) return rec;
+  const need = rec.need.slice(0, maxNeed);
+  result.full = rec.stoppedEarly || rec.need.length > maxNeed;
+
+  const seenAt = Math.floor(Date.now() / 1000);
+  const fetcher = new IdFetcher(conn, q.limit, timeoutMs);
+  // Batch by batch: one SQL call links the batch's ids the archive has, the rest is fetched and
+  // archived, so memory holds one batch of events and a retried activity resumes where it was
+  // (what is linked is on our side of the next reconciliation).
+  for (let i = 0; i < need.length; i += q.limit) {
+    const batch = need.slice(i, i + q.limit);
+    const links = await linkKnown(db, q.url, batch, q.since, q.until, seenAt);
+    result.known += links.known.length;
+    result.linked += links.linked;
+    // An id fixes its event's created_at: a relay listing, for this window, an event of another
+    // time has it wrong (or made it up). It is neither linked nor fetched.
+    if (links.outside.length) add(result.invalid, 'outside-window', links.outside.length);
+    const have = new Set([...links.known, ...links.outside]);
+    const fetched = await fetcher.fetch(batch.filter((id) => !have.has(id)));
+    result.unserved! += fetched.unserved;
+    if (fetched.unasked) add(result.invalid, 'not-asked', fetched.unasked);
+    if (fetched.events.length) sum(result, await archiveEvents(db, q.url, fetched.events, seenAt));
+    heartbeat({ fetched: Math.min(i + q.limit, need.length), of: need.length });
+  }
+  return result;
+}
+
+/**
+ * Fetches events by id, `limit` ids per REQ. A relay caps what it sends per REQ (its max_limit,
+ * often below ours): ids it did not send are asked again, and the cap it showed becomes the size
+ * of the next REQs. A REQ answered with none of its ids ends them: the relay does not serve them
+ * (deleted since the reconciliation, or listed by mistake).
+ */
+class IdFetcher {
+  private size: number;
+  private reqs = 0;
+
+  constructor(
+    private readonly conn: RelayConnection,
+    limit: number,
+    private readonly timeoutMs: number,
+  ) {
+    this.size = limit;
+  }
+
+  async fetch(ids: string[]): Promise<{ events: unknown[]; unserved: number; unasked: number }> {
+    const events: unknown[] = [];
+    let unserved = 0;
+    let unasked = 0;
+    let pending = ids;
+    while (pending.length > 0) {
+      const ask = pending.slice(0, this.size);
+      const asked = new Set(ask);
+      const got = await readSubscription(this.conn, `ids-${this.reqs++}`, { ids: ask, limit: ask.length }, ask.length, this.timeoutMs);
+      const served = new Set<string>();
+      for (const e of got) {
+        const id = (e as { id?: unknown }).id;
+        if (typeof id !== 'string' || !asked.has(id)) unasked++; // not what we asked for: not archived under this window
+        else if (!served.has(id)) {
+          served.add(id);
+          events.push(e);
+        }
+      }
+      const rest = ask.filter((id) => !served.has(id));
+      if (served.size === 0) unserved += ask.length;
+      else if (rest.length > 0) this.size = served.size;
+      pending = served.size === 0 ? pending.slice(ask.length) : [...rest, ...pending.slice(ask.length)];
+    }
+    return { events, unserved, unasked };
+  }
+}
+
+/** Reads one subscription to EOSE; more than twice `expected` events is a broken relay. */
+async function readSubscription(conn: RelayConnection, sub: string, filter: Record<string, unknown>, expected: number, timeoutMs: number): Promise<unknown[]> {
+  conn.send(['REQ', sub, filter]);
+  const events: unknown[] = [];
+  for (;;) {
+    const msg = await conn.next((m) => (m[1] === sub && ['EVENT', 'EOSE', 'CLOSED'].includes(String(m[0])) ? m : undefined), timeoutMs);
+    if (msg[0] === 'EVENT') {
+      events.push(msg[2]);
+      if (events.length % 500 === 0) heartbeat(events.length);
+      if (events.length > expected * 2) throw new RelayError('protocol', `${conn.url} sent more than twice the limit (${expected}) for one REQ`);
+    } else if (msg[0] === 'EOSE') break;
+    else throw new RelayError('closed', `${conn.url} closed the window: ${String(msg[2] ?? '')}`);
+  }
+  conn.send(['CLOSE', sub]);
+  return events;
+}
+
+/** Our side of the reconciliation: the events linked to this relay in the window. */
+async function linkedInWindow(db: Db, url: string, since: number, until: number, max?: number): Promise<IdRecord[]> {
+  const { rows } = await db.query<{ id: Buffer; created_at: string }>(
+    `SELECT e.id, e.created_at FROM event e JOIN event_relay r ON r.event_id = e.id
+     WHERE r.relay_url = $1::text AND e.created_at BETWEEN $2::bigint AND $3::bigint
+     LIMIT $4::bigint`,
+    [url, since, until, max ?? null],
+  );
+  return rows.map((r) => ({ id: r.id.toString('hex'), createdAt: Number(r.created_at) }));
+}
+
+/**
+ * One round trip: of `ids`, those the archive has with created_at in the window are linked to the
+ * relay (their signatures were checked when they were first stored; the relay listed their ids);
+ * those it has at another time are returned apart; the rest it lacks.
+ */
+async function linkKnown(db: Db, url: string, ids: string[], since: number, until: number, seenAt: number) {
+  if (ids.length === 0) return { known: [], outside: [], linked: 0 };
+  const { rows } = await db.query<{ known: Buffer[]; outside: Buffer[]; linked: number }>(
+    `WITH found AS (
+       SELECT id, created_at BETWEEN $3::bigint AND $4::bigint AS inside FROM event WHERE id = ANY($1::bytea[])
+     ), k AS (
+       SELECT coalesce(array_agg(id), '{}') AS ids FROM found WHERE inside
+     )
+     SELECT k.ids AS known,
+            (SELECT coalesce(array_agg(id), '{}') FROM found WHERE NOT inside) AS outside,
+            event_relay_insert(k.ids, array_fill($2::text, ARRAY[cardinality(k.ids)]), array_fill($5::bigint, ARRAY[cardinality(k.ids)])) AS linked
+     FROM k`,
+    [ids.map((id) => Buffer.from(id, 'hex')), url, since, until, seenAt],
+  );
+  const hex = (b: Buffer[]) => b.map((x) => x.toString('hex'));
+  const row = rows[0]!;
+  return { known: hex(row.known), outside: hex(row.outside), linked: row.linked };
+}
+
+function add(counts: Record<string, number>, reason: string, n: number) {
+  counts[reason] = (counts[reason] ?? 0) + n;
+}
+
+function sum(into: WindowResult, r: ArchiveResult) {
+  into.received += r.received;
+  into.inserted += r.inserted;
+  into.known += r.known;
+  into.linked += r.linked;
+  for (const [k, v] of Object.entries(r.invalid)) add(into.invalid, k, v);
+}

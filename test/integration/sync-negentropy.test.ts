@@ -1,0 +1,137 @@
+// The Synchronizer's window over NIP-77 (negentropy) against local relays that speak it: a
+// one-second flood beyond any limit is archived whole, only what the archive lacks is fetched,
+// forged events are refused, and relays that do not speak it (or speak it badly) are read with REQ.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { archiveEvents } from '../../activities/archive.js';
+import { createNetworkActivities, type NetworkActivities } from '../../activities/network.js';
+import { insertRelays } from '../../activities/store.js';
+import type { WindowResult } from '../../common/index.js';
+import { testConfig } from '../helpers/config.js';
+import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';
+import { signed } from '../helpers/nostr.js';
+
+const LIMIT = 50;
+// Three times the limit in one second: NIP-01 paging cannot get past the newest `limit` of them.
+const flood = Array.from({ length: 3 * LIMIT }, (_, i) => signed({ kind: 1, content: `flood ${i}`, created_at: 5000 }));
+const spread = Array.from({ length: 20 }, (_, i) => signed({ kind: 1, content: `spread ${i}`, created_at: 6000 + i }));
+const good = Array.from({ length: 3 }, (_, i) => signed({ kind: 1, content: `good ${i}`, created_at: 7000 }));
+const forged = { ...signed({ kind: 1, content: 'forged', created_at: 7000 }), content: 'changed after signing' };
+const plain = Array.from({ length: 12 }, (_, i) => signed({ kind: 1, content: `plain ${i}`, created_at: 1000 + i }));
+const small = Array.from({ length: 8 }, (_, i) => signed({ kind: 1, content: `small ${i}`, created_at: 8000 + i }));
+
+let t: TestDatabase;
+let neg: LocalRelay; // speaks NIP-77, caps REQs below our limit
+let old: LocalRelay; // does not speak NIP-77
+let broken: LocalRelay; // answers NEG-OPEN with garbage
+let picky: LocalRelay; // refuses negentropy over more than 5 events
+
+before(async () => {
+  t = await freshDatabase();
+  [neg, old, broken, picky] = await Promise.all([
+    startLocalRelay({ nip77: true, maxLimit: 40, events: [...flood, ...spread, ...good, forged] }),
+    startLocalRelay({ events: plain }),
+    startLocalRelay({ nip77: 'malformed', events: plain }),
+    startLocalRelay({ nip77: true, nip77MaxRecords: 5, events: small }),
+  ]);
+  const urls = [neg, old, broken, picky].map((r) => r.url);
+  await insertRelays(t.db, urls.map((url) => ({ url, network: 'clearnet' as const, discoveredAt: 1 })), { allowLocal: true });
+});
+after(async () => {
+  await Promise.all([neg, old, broken, picky].map((r) => r?.stop()));
+  await t?.drop();
+});
+
+/** One worker's network activities: what they remember about relays lasts as long as they do. */
+function activities(): NetworkActivities {
+  const base = testConfig(t.url, { BIGBROTR__relay_url__allow_local: 'true' });
+  const config = { ...base, networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 700 } } };
+  return createNetworkActivities({ config, network: 'clearnet', db: t.db });
+}
+
+function window(acts: NetworkActivities, url: string, since: number, until: number, limit = LIMIT): Promise<WindowResult> {
+  return new MockActivityEnvironment().run(acts.syncWindow, { url, network: 'clearnet' as const, since, until, limit });
+}
+
+const linked = (url: string, since: number, until: number) =>
+  count(t.db, 'SELECT 1 FROM event_relay r JOIN event e ON e.id = r.event_id WHERE r.relay_url = $1 AND e.created_at BETWEEN $2 AND $3', [url, since, until]);
+
+describe('sync window over negentropy (NIP-77)', () => {
+  const acts = () => (shared ??= activities());
+  let shared: NetworkActivities | undefined;
+
+  it('archives a one-second flood of three times the limit whole, the relay capping its REQs lower still', async () => {
+    const r = await window(acts(), neg.url, 5000, 5000);
+    assert.equal(r.method, 'negentropy');
+    assert.equal(r.full, false); // complete: the workflow need not split, nor count a full second
+    assert.deepEqual({ received: r.received, inserted: r.inserted, linked: r.linked, invalid: r.invalid, unserved: r.unserved }, { received: 150, inserted: 150, linked: 150, invalid: {}, unserved: 0 });
+    assert.equal(await linked(neg.url, 5000, 5000), flood.length);
+    assert.ok(neg.idsRequested > flood.length, 'the relay sent 40 per REQ: the ids it left out were asked again');
+    const stored = await count(t.db, 'SELECT 1 FROM event WHERE id = ANY($1::bytea[])', [flood.map((e) => Buffer.from(e.id, 'hex'))]);
+    assert.equal(stored, flood.length, 'none of the flood is lost');
+  });
+
+  it('the same window again fetches nothing and rewrites nothing', async () => {
+    const [asked, events, links] = [neg.idsRequested, await count(t.db, 'SELECT 1 FROM event'), await count(t.db, 'SELECT 1 FROM event_relay')];
+    const r = await window(acts(), neg.url, 5000, 5000);
+    assert.deepEqual({ ...r }, { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false, method: 'negentropy', unserved: 0 });
+    assert.equal(neg.idsRequested, asked, 'no REQ by id');
+    assert.equal(await count(t.db, 'SELECT 1 FROM event'), events);
+    assert.equal(await count(t.db, 'SELECT 1 FROM event_relay'), links);
+  });
+
+  it('fetches only what the archive lacks: events from other relays are linked, ones linked already are left', async () => {
+    await archiveEvents(t.db, old.url, spread.slice(0, 8), 1); // archived from another relay
+    await archiveEvents(t.db, neg.url, spread.slice(8, 10), 1); // already linked to this one
+    const asked = neg.idsRequested;
+    const r = await window(acts(), neg.url, 6000, 6019);
+    assert.equal(neg.idsRequested - asked, 10, 'only the 10 events the archive lacks are asked for');
+    assert.deepEqual({ received: r.received, inserted: r.inserted, known: r.known, linked: r.linked, full: r.full, method: r.method }, { received: 10, inserted: 10, known: 8, linked: 18, full: false, method: 'negentropy' });
+    assert.equal(await linked(neg.url, 6000, 6019), spread.length);
+    assert.equal(await linked(old.url, 6000, 6019), 8, 'the other relay keeps its links');
+  });
+
+  it('refuses a forged event the relay serves by id, and stores nothing of it', async () => {
+    const r = await window(acts(), neg.url, 7000, 7000);
+    assert.equal(r.method, 'negentropy');
+    assert.deepEqual(r.invalid, { 'id-mismatch': 1 });
+    assert.equal(r.inserted, good.length);
+    assert.equal(await count(t.db, 'SELECT 1 FROM event WHERE id = $1', [Buffer.from(forged.id, 'hex')]), 0);
+    assert.equal(await linked(neg.url, 7000, 7000), good.length);
+  });
+});
+
+describe('relays without negentropy', () => {
+  it('a relay that does not know NEG-OPEN is read with REQ, as before, and not asked again', async () => {
+    const acts = activities();
+    const r = await window(acts, old.url, 1000, 1011, 100);
+    assert.deepEqual({ ...r }, { received: 12, inserted: 12, known: 0, linked: 12, invalid: {}, full: false, method: 'req' });
+    const again = await window(acts, old.url, 1000, 1005, 5);
+    assert.equal(again.method, 'req');
+    assert.equal(again.full, true); // REQ windows are still split by the workflow
+    assert.equal(old.negOpens, 1, 'the activities remember the relay does not speak NIP-77');
+  });
+
+  it('a relay whose NIP-77 answer cannot be read is an error naming it; the retry reads with REQ', async () => {
+    const acts = activities();
+    await assert.rejects(window(acts, broken.url, 1000, 1011, 100), (err: Error) => {
+      assert.match(err.message, new RegExp(`${broken.url}.*negentropy message that cannot be read`));
+      return true;
+    });
+    const r = await window(acts, broken.url, 1000, 1011, 100);
+    assert.equal(r.method, 'req');
+    assert.equal(r.received, 12);
+    assert.equal(broken.negOpens, 1);
+  });
+
+  it('a NEG-ERR "blocked" refuses that window only: it is read with REQ, and a smaller one reconciled', async () => {
+    const acts = activities();
+    const big = await window(acts, picky.url, 8000, 8007, 100);
+    assert.deepEqual({ method: big.method, received: big.received }, { method: 'req', received: 8 });
+    const r = await window(acts, picky.url, 8000, 8003, 100);
+    assert.deepEqual({ method: r.method, received: r.received, known: r.known }, { method: 'negentropy', received: 0, known: 0 });
+    assert.equal(picky.negOpens, 2);
+  });
+});
