@@ -26,8 +26,6 @@ export interface WindowQuery {
  * start-to-close timeout, and what was fetched is linked, so the halves do not fetch it again.
  */
 const FETCHES_PER_WINDOW = 20;
-/** Our side of a window of several seconds is held in memory: past this many ids it is split instead. */
-const MAX_RECORDS = 200_000;
 /** A single second is never split: past this many needed ids (a relay making ids up?) it stays full. */
 const MAX_NEED_ONE_SECOND = 200_000;
 
@@ -45,8 +43,12 @@ export async function reqWindow(conn: RelayConnection, db: Db, q: WindowQuery, t
 export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number): Promise<WindowResult | Fallback> {
   const oneSecond = q.since === q.until;
   const result: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false, method: 'negentropy', unserved: 0 };
-  const ours = await linkedInWindow(db, q.url, q.since, q.until, oneSecond ? undefined : MAX_RECORDS + 1);
-  if (ours.length > MAX_RECORDS && !oneSecond) return { ...result, full: true };
+  // Our side is empty: the relay lists every id of the window (32 bytes each) and one indexed
+  // lookup per batch sorts them into linked already / archived from another relay / to fetch.
+  // Listing the archive's links in the window instead would scan every archived event of that
+  // time from all relays (event_relay has no created_at), once per relay and window; and windows
+  // past the cursor hold next to no links of this relay anyway.
+  const ours: IdRecord[] = [];
 
   const maxNeed = oneSecond ? MAX_NEED_ONE_SECOND : q.limit * FETCHES_PER_WINDOW;
   const rec = await reconcile(conn, {
@@ -64,8 +66,8 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
   const seenAt = Math.floor(Date.now() / 1000);
   const fetcher = new IdFetcher(conn, q.limit, timeoutMs);
   // Batch by batch: one SQL call links the batch's ids the archive has, the rest is fetched and
-  // archived, so memory holds one batch of events and a retried activity resumes where it was
-  // (what is linked is on our side of the next reconciliation).
+  // archived, so memory holds one batch of events, and a retried activity fetches again only what
+  // the archive still lacks.
   for (let i = 0; i < need.length; i += q.limit) {
     const batch = need.slice(i, i + q.limit);
     const links = await linkKnown(db, q.url, batch, q.since, q.until, seenAt);
@@ -144,17 +146,6 @@ async function readSubscription(conn: RelayConnection, sub: string, filter: Reco
   }
   conn.send(['CLOSE', sub]);
   return events;
-}
-
-/** Our side of the reconciliation: the events linked to this relay in the window. */
-async function linkedInWindow(db: Db, url: string, since: number, until: number, max?: number): Promise<IdRecord[]> {
-  const { rows } = await db.query<{ id: Buffer; created_at: string }>(
-    `SELECT e.id, e.created_at FROM event e JOIN event_relay r ON r.event_id = e.id
-     WHERE r.relay_url = $1::text AND e.created_at BETWEEN $2::bigint AND $3::bigint
-     LIMIT $4::bigint`,
-    [url, since, until, max ?? null],
-  );
-  return rows.map((r) => ({ id: r.id.toString('hex'), createdAt: Number(r.created_at) }));
 }
 
 /**
