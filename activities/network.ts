@@ -1,11 +1,11 @@
 // Activities that talk to relays, one set per network: each runs on its network's task queue
 // (common/networks.ts), built with that network's timeout and SOCKS5 proxy.
 import { isIP } from 'node:net';
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { hexToBytes } from 'nostr-tools/utils';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { minePow } from 'nostr-tools/nip13';
-import type { MonitorCheck, MonitorSummary, Network, ProbeOutcome, WindowResult } from '../common/index.js';
+import { RELAY_GONE, type MonitorCheck, type MonitorSummary, type Network, type ProbeOutcome, type WindowResult } from '../common/index.js';
 import type { Config } from '../workers/config.js';
 import type { Db } from './db.js';
 import { storeMetadata, type MetadataRow } from './metadata.js';
@@ -27,6 +27,9 @@ const WRITE_PROBE_KIND = 30078;
 const MAX_PROBE_POW = 24;
 /** A relay found without NIP-77 is asked again after this long (relays are upgraded). */
 const NEGENTROPY_RECHECK_MS = 60 * 60 * 1000;
+
+/** PostgreSQL's SQLSTATE for a foreign key violation. */
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export const createNetworkActivities = ({ config, network, db }: NetworkDeps) => {
   const { timeout, proxy } = config.networks[network];
@@ -237,6 +240,13 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
           }
         }
         return await reqWindow(conn, db, q, timeout);
+      } catch (err) {
+        // The relay row went while the window was read (its links would point at nothing): no
+        // retry can succeed, and the workflow ends as for a relay gone.
+        if ((err as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
+          throw ApplicationFailure.create({ type: RELAY_GONE, message: `${q.url} is no longer in the relay table`, nonRetryable: true });
+        }
+        throw err;
       } finally {
         conn.close();
       }

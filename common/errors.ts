@@ -19,3 +19,6 @@ export function describeZodError(error: z.ZodError): string {
     .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
     .join('; ');
 }
+
+/** The failure type of a sync window whose relay left the relay table while it was read. */
+export const RELAY_GONE = 'RelayGone';

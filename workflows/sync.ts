@@ -12,6 +12,8 @@
 // sleeps `interval` (shorter for priority relays; the `runNow` signal cuts it short). A relay
 // that fails is retried by Temporal's retry policy, with backoff, on durable timers.
 import {
+  ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   ChildWorkflowCancellationType,
   condition,
@@ -28,7 +30,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
 import type { SyncActivities, SyncRow } from '../activities/sync.js';
-import { coordinatorInput, networkQueue, parseOrFail, syncRelayInput, type Network, type SyncStatus } from '../common/index.js';
+import { coordinatorInput, networkQueue, parseOrFail, RELAY_GONE, syncRelayInput, type Network, type SyncStatus } from '../common/index.js';
 import { coordinate, runNow } from './coordinator.js';
 
 export const syncStatus = defineQuery<SyncStatus>('status');
@@ -113,17 +115,19 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   let windows = 0;
   for (let round = 0; round < ROUNDS_PER_RUN && windows < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested; round++) {
     if (round > 0) settings = await db.syncSettings({ url: input.url });
-    if (!settings.listed) {
-      status.phase = 'ended';
-      status.ended = 'the relay is no longer in the relay table';
-      return status;
-    }
+    if (!settings.listed) return ended(status);
     status.phase = 'syncing';
     const target = Math.floor(Date.now() / 1000) - settings.endLagSec;
     while (status.cursor < target && windows < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested) {
       const since = status.cursor + 1;
       const until = Math.min(status.cursor + status.windowSec, target);
-      const r = await net.syncWindow({ url: input.url, network: input.network, since, until, limit: settings.limit });
+      let r;
+      try {
+        r = await net.syncWindow({ url: input.url, network: input.network, since, until, limit: settings.limit });
+      } catch (err) {
+        if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === RELAY_GONE)) throw err;
+        return ended(status);
+      }
       windows++;
       status.windows++;
       status.received += r.received;
@@ -149,4 +153,11 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const { carry: _, ...rest } = input;
   const { url: __, cursor, windowSec, phase: ___, ended: ____, ...totals } = status;
   return continueAsNew<typeof syncRelay>({ ...rest, cursor, windowSec, carry: totals });
+}
+
+/** The relay left the relay table: its workflow ends (the coordinator starts a new one should it return). */
+function ended(status: SyncStatus): SyncStatus {
+  status.phase = 'ended';
+  status.ended = 'the relay is no longer in the relay table';
+  return status;
 }

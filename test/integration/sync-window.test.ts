@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createNetworkActivities } from '../../activities/network.js';
 import { insertRelays } from '../../activities/store.js';
-import type { WindowResult } from '../../common/index.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { RELAY_GONE, type WindowResult } from '../../common/index.js';
 import { testConfig } from '../helpers/config.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';
@@ -57,5 +58,15 @@ describe('sync window', () => {
 
   it('a relay that never finishes the window is an error, for Temporal to retry', async () => {
     await assert.rejects(window(silent.url, 1000, 1006, 100), /no answer|timeout|within/i);
+  });
+
+  it('a relay that left the relay table while its window was read: a failure no retry can mend, named as such (last: it deletes the relay)', async () => {
+    await t.db.query('DELETE FROM relay WHERE url = $1', [good.url]);
+    await assert.rejects(window(good.url, 1000, 1011, 100), (err: ApplicationFailure) => {
+      assert.equal(err.type, RELAY_GONE);
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /no longer in the relay table/);
+      return true;
+    });
   });
 });
