@@ -12,6 +12,8 @@ import pg from 'pg';
 import type { SeedReport } from '../../common/index.js';
 import { freePort, PASSWORD } from '../../workers/embedded-postgres.js';
 import { finderStatus } from '../../workflows/finder.js';
+import { startLocalRelay } from '../helpers/local-relay.js';
+import { signed } from '../helpers/nostr.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'bigbrotr-launcher-'));
@@ -52,23 +54,40 @@ async function ctrlC(launch: Launch): Promise<void> {
   assert.match(launch.output(), /\[bigbrotr\] stopped/);
 }
 
-async function candidates(output: string): Promise<number> {
+/** A query on the database the launcher printed the address of. */
+async function onDatabase<T extends pg.QueryResultRow>(output: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const port = output.match(/postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:(\d+)\/bigbrotr/)?.[1];
   assert.ok(port, 'the launcher prints the database address');
   const c = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'postgres', password: PASSWORD, database: 'bigbrotr' });
   await c.connect();
   try {
-    const { rows } = await c.query<{ n: string }>('SELECT count(*) AS n FROM candidate');
-    return Number(rows[0]?.n);
+    return (await c.query<T>(sql, params)).rows;
   } finally {
     await c.end();
   }
 }
 
+async function candidates(output: string): Promise<number> {
+  const rows = await onDatabase<{ n: string }>(output, 'SELECT count(*) AS n FROM candidate');
+  return Number(rows[0]?.n);
+}
+
 describe('npm start', () => {
   it('comes up from nothing, runs the Seeder, stops on Ctrl-C and resumes with its data', async () => {
     const [port, uiPort] = [await freePort(), await freePort()];
-    const env: NodeJS.ProcessEnv = { ...process.env, BIGBROTR_DATA_DIR: dataDir, TEMPORAL_PORT: String(port), TEMPORAL_UI_PORT: String(uiPort) };
+    // A relay on this machine, with a day of notes, for the Synchronizer to archive.
+    const now = Math.floor(Date.now() / 1000);
+    const notes = Array.from({ length: 60 }, (_, i) => signed({ kind: 1, content: `note ${i}`, created_at: now - 86_400 + i * 1000 }));
+    const relay = await startLocalRelay({ events: notes });
+    after(() => relay.stop());
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      BIGBROTR_DATA_DIR: dataDir,
+      TEMPORAL_PORT: String(port),
+      TEMPORAL_UI_PORT: String(uiPort),
+      BIGBROTR__relay_url__allow_local: 'true',
+      BIGBROTR__synchronizer__start: String(now - 2 * 86_400),
+    };
     delete env.DATABASE_URL; // the embedded default, as on a fresh laptop
     delete env.TEMPORAL_ADDRESS;
 
@@ -79,6 +98,7 @@ describe('npm start', () => {
       assert.match(first.output(), /workflow finder: started/);
       assert.match(first.output(), /workflow validator: started/);
       assert.match(first.output(), /workflow monitor: started/);
+      assert.match(first.output(), /workflow synchronizer: started/);
       assert.match(first.output(), /serving task queues: bigbrotr, bigbrotr-clearnet/);
       const page = await fetch(`http://127.0.0.1:${uiPort}/`);
       assert.equal(page.status, 200, 'the Web UI answers');
@@ -93,6 +113,18 @@ describe('npm start', () => {
         // the Finder runs, and answers its status query
         const status = await client.workflow.getHandle('finder').query(finderStatus);
         assert.ok(status.cycle >= 1, JSON.stringify(status));
+
+        // A relay joins the relay table: the Synchronizer's next pass gives it a sync workflow,
+        // which archives its events, each once, linked to it.
+        await onDatabase(first.output(), "INSERT INTO relay (url, network, discovered_at) VALUES ($1, 'clearnet', 1)", [relay.url]);
+        await client.workflow.getHandle('synchronizer').signal('runNow');
+        const deadline = Date.now() + 60_000;
+        let archived = 0;
+        while ((archived = Number((await onDatabase<{ n: string }>(first.output(), 'SELECT count(*) AS n FROM event_relay WHERE relay_url = $1', [relay.url]))[0]?.n)) < notes.length) {
+          assert.ok(Date.now() < deadline, `archived ${archived} of ${notes.length} within a minute`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        assert.equal(Number((await onDatabase<{ n: string }>(first.output(), 'SELECT count(*) AS n FROM event'))[0]?.n), notes.length);
       } finally {
         await connection.close();
       }
