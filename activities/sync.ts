@@ -28,15 +28,24 @@ export const createSyncActivities = ({ db, config }: ActivityDeps) => {
   return {
     /** One relay's settings for its next round, and whether the relay is still in the relay table. */
     async syncSettings(q: { url: string }): Promise<SyncSettings> {
-      const { rowCount } = await db.query('SELECT 1 FROM relay WHERE url = $1', [q.url]);
+      // The relay's own cap (NIP-11 limitation.max_limit, as the Monitor last stored it): a relay
+      // that sends 100 of a window when asked for 500 has not finished it, and asking for its cap
+      // lets the window be seen as full and split.
+      const { rows } = await db.query<{ max_limit: string | null }>(
+        `SELECT (SELECT payload #>> '{limitation,max_limit}' FROM relay_metadata_latest
+                 WHERE relay_url = r.url AND metadata_type = 'nip11') AS max_limit
+         FROM relay r WHERE r.url = $1`,
+        [q.url],
+      );
+      const cap = Number(rows[0]?.max_limit);
       const isPriority = priority.has(q.url);
       return {
         start: s.start,
         endLagSec: Math.round(s.end_lag / 1000),
-        limit: s.limit,
+        limit: Number.isInteger(cap) && cap > 0 ? Math.min(s.limit, cap) : s.limit,
         maxWindowSec: Math.max(1, Math.round(s.max_window / 1000)),
         intervalMs: isPriority ? s.priority_interval : s.interval,
-        listed: (rowCount ?? 0) > 0,
+        listed: rows.length > 0,
         priority: isPriority,
       };
     },

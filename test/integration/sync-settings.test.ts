@@ -1,0 +1,52 @@
+// A relay's sync settings for its next round, from the config and the database: its own cap on
+// `limit` (its latest NIP-11 document), priority, and whether it is still a relay.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { storeMetadata } from '../../activities/metadata.js';
+import { insertRelays } from '../../activities/store.js';
+import { createSyncActivities } from '../../activities/sync.js';
+import { testConfig } from '../helpers/config.js';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+
+let t: TestDatabase;
+before(async () => {
+  t = await freshDatabase();
+  await insertRelays(t.db, ['capped', 'plain', 'garbage', 'fast'].map((x) => ({ url: `wss://${x}.example`, network: 'clearnet' as const, discoveredAt: 1 })));
+  await storeMetadata(t.db, [
+    // an older document said 1,000; the latest says 100
+    { relayUrl: 'wss://capped.example', type: 'nip11', generatedAt: 10, payload: { limitation: { max_limit: 1000 } } },
+    { relayUrl: 'wss://capped.example', type: 'nip11', generatedAt: 20, payload: { limitation: { max_limit: 100 } } },
+    { relayUrl: 'wss://garbage.example', type: 'nip11', generatedAt: 20, payload: { limitation: { max_limit: 'lots' } } },
+  ]);
+});
+after(() => t?.drop());
+
+const settings = (url: string) =>
+  createSyncActivities({
+    db: t.db,
+    config: testConfig(t.url, { BIGBROTR__synchronizer__limit: '500', BIGBROTR__synchronizer__priority_relays: '["wss://FAST.example/"]' }),
+  }).syncSettings({ url });
+
+describe('sync settings', () => {
+  it("a relay's NIP-11 max_limit below the configured limit is the limit asked of it", async () => {
+    assert.equal((await settings('wss://capped.example')).limit, 100);
+  });
+
+  it('without a usable max_limit (none, or not a number) the configured limit is asked', async () => {
+    assert.equal((await settings('wss://plain.example')).limit, 500);
+    assert.equal((await settings('wss://garbage.example')).limit, 500);
+  });
+
+  it('a priority relay (named in any spelling of its URL) wakes every priority_interval', async () => {
+    const fast = await settings('wss://fast.example');
+    assert.deepEqual({ priority: fast.priority, intervalMs: fast.intervalMs }, { priority: true, intervalMs: 60_000 });
+    const plain = await settings('wss://plain.example');
+    assert.deepEqual({ priority: plain.priority, intervalMs: plain.intervalMs }, { priority: false, intervalMs: 900_000 });
+  });
+
+  it('a relay gone from the relay table is said to be so', async () => {
+    assert.equal((await settings('wss://plain.example')).listed, true);
+    await t.db.query(`DELETE FROM relay WHERE url = 'wss://plain.example'`);
+    assert.equal((await settings('wss://plain.example')).listed, false);
+  });
+});
