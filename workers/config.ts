@@ -73,7 +73,9 @@ const configSchema = z.strictObject({
       start: z.number().int().min(0).default(0),
       end_lag: duration.default(300_000),
       limit: z.number().int().min(1).max(10_000).default(500),
-      max_window: duration.default(7 * 86_400_000),
+      // Large: a window that comes back full costs one extra request, while a small cap costs a
+      // request per window over the empty years before a relay's first event (2,900 at 7 days).
+      max_window: duration.default(365 * 86_400_000),
       /** A caught-up relay's sleep before it asks again. */
       interval: duration.default(900_000),
       /** Relays that sync more often (their URLs as the relay table has them), and how often. */
