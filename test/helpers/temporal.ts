@@ -1,9 +1,11 @@
 // The time-skipping test environment on the installed test server (temporal-binaries.ts), and
 // the workflow bundle, made once per test file.
+import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporalExecutable } from '../../workers/temporal-binaries.js';
 import { bundleWorkflows } from '../../workers/worker.js';
+import { freshDatabase, type TestDatabase } from './db.js';
 
 export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: temporalExecutable('test-server') } });
@@ -23,4 +25,21 @@ export async function cancelAndWait(env: TestWorkflowEnvironment, workflowId: st
   const h = env.client.workflow.getHandle(workflowId);
   await h.cancel();
   await h.result().catch(() => {});
+}
+
+/**
+ * A test file's time-skipping environment and fresh database: made before its tests (handed to
+ * `use`), torn down after them.
+ */
+export function withEnvironmentAndDatabase(use: (env: TestWorkflowEnvironment, t: TestDatabase) => void): void {
+  let env: TestWorkflowEnvironment | undefined;
+  let t: TestDatabase | undefined;
+  before(async () => {
+    [env, t] = await Promise.all([timeSkippingEnv(), freshDatabase()]);
+    use(env, t);
+  });
+  after(async () => {
+    await env?.teardown();
+    await t?.drop();
+  });
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -8,17 +8,11 @@ import { createSeederActivities } from '../../activities/seeder.js';
 import { seeder } from '../../workflows/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig, writeSeedFile } from '../helpers/config.js';
-import { timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+import { withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let t: TestDatabase;
-before(async () => {
-  [env, t] = await Promise.all([timeSkippingEnv(), freshDatabase()]);
-});
-after(async () => {
-  await env?.teardown();
-  await t?.drop();
-});
+withEnvironmentAndDatabase((e, db) => ([env, t] = [e, db]));
 
 let n = 0;
 async function runSeeder(activities: object, args: [unknown] = [{}]) {

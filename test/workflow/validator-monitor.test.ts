@@ -1,7 +1,7 @@
 // The Validator's and the Monitor's coordinators in the time-skipping environment: database
 // activities real (PostgreSQL), network activities played by the test on the network queue.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -11,18 +11,12 @@ import type { CoordinatorStatus, MonitorSummary, Network, ProbeOutcome } from '.
 import { createActivities } from '../../workers/activities.js';
 import { coordinatorStatus, monitor, validator } from '../../workflows/index.js';
 import { testConfig } from '../helpers/config.js';
-import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+import { count, type TestDatabase } from '../helpers/db.js';
+import { cancelAndWait, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let t: TestDatabase;
-before(async () => {
-  [env, t] = await Promise.all([timeSkippingEnv(), freshDatabase()]);
-});
-after(async () => {
-  await env?.teardown();
-  await t?.drop();
-});
+withEnvironmentAndDatabase((e, db) => ([env, t] = [e, db]));
 beforeEach(() => t.db.query('TRUNCATE candidate, relay CASCADE'));
 
 let n = 0;
