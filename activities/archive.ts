@@ -2,18 +2,11 @@
 // its NIP-01 serialisation, its schnorr signature is valid), then stored with the relay it came
 // from, the batch in one transaction of set-based calls. An event already archived needs only
 // the id check and a new event↔relay link: its signature was checked when it was first stored.
-import { getEventHash } from 'nostr-tools/pure';
-import { setNostrWasm, verifyEvent as verifyWasm } from 'nostr-tools/wasm';
-import { initNostrWasm } from 'nostr-wasm';
+// New events are verified by the process's verifier (verify/: native libsecp256k1 when it is
+// installed, else wasm; on worker threads or on this one).
 import type { Db } from './db.js';
 import { shapeProblem, storeEvents, type NostrEvent } from './store.js';
-
-let wasmReady: Promise<void> | undefined;
-/** nostr-wasm (libsecp256k1 in WebAssembly): ~4x the pure-JS verifier per core, measured here. */
-export function loadVerifier(): Promise<void> {
-  wasmReady ??= initNostrWasm().then(setNostrWasm);
-  return wasmReady;
-}
+import { eventHash, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
 
 export interface ArchiveResult {
   received: number;
@@ -30,7 +23,6 @@ export interface ArchiveResult {
 }
 
 export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
-  await loadVerifier();
   const result: ArchiveResult = { received: raw.length, inserted: 0, known: 0, linked: 0, invalid: {}, signaturesChecked: 0 };
   const refuse = (reason: string) => void (result.invalid[reason] = (result.invalid[reason] ?? 0) + 1);
 
@@ -46,23 +38,24 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   const { rows } = await db.query<{ id: Buffer }>('SELECT id FROM event WHERE id = ANY($1::bytea[])', [ids.map((id) => Buffer.from(id, 'hex'))]);
   const known = new Set(rows.map((r) => r.id.toString('hex')));
   const fresh: NostrEvent[] = [];
-  // Each event is hashed once: a known one by the id check alone, a new one inside the verifier
-  // (which checks hash and signature); only a failure is hashed again, to name its reason.
   for (const [id, ev] of candidates) {
-    if (known.has(id)) {
-      if (getEventHash(ev) === id) continue;
+    if (!known.has(id)) fresh.push(ev);
+    else if (eventHash(ev).toString('hex') !== id) {
       known.delete(id); // someone else's id on a forged event: refused, the archived one stays
+      candidates.delete(id);
       refuse('id-mismatch');
-    } else {
-      result.signaturesChecked++;
-      if (verifyWasm(ev)) {
-        fresh.push(ev);
-        continue;
-      }
-      refuse(getEventHash(ev) === id ? 'bad-signature' : 'id-mismatch');
     }
-    candidates.delete(id);
   }
+  // Each new event is hashed once, with its signature, by the verifier.
+  const verdicts = fresh.length ? await (await sharedVerifier()).check(fresh) : new Uint8Array(0);
+  result.signaturesChecked = fresh.length;
+  const verified = fresh.filter((ev, i) => {
+    const v = verdicts[i]!;
+    if (v === OK) return true;
+    refuse(VERDICT_REASONS[v]!);
+    candidates.delete(ev.id);
+    return false;
+  });
   result.known = known.size;
 
   const client = await db.connect();
@@ -70,7 +63,7 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
     // One transaction: a link never points at an event that is not there, and a retried batch
     // (the same rows again) leaves the same rows.
     await client.query('BEGIN');
-    result.inserted = await storeEvents(client, fresh);
+    result.inserted = await storeEvents(client, verified);
     const linkIds = [...candidates.keys()];
     const link = await client.query<{ n: number }>('SELECT event_relay_insert($1::bytea[], $2::text[], $3::bigint[]) AS n', [
       linkIds.map((id) => Buffer.from(id, 'hex')),

@@ -1,0 +1,237 @@
+// `npm run bench:sync`: the Synchronizer archiving 1,000,000 events (BENCH_EVENTS to change)
+// through the real stack: Temporal dev server, the production worker entry
+// (workers/start-workers.ts) in its own process, PostgreSQL, and local relays in another process
+// (bench/sync-relays.ts). Two passes, each one `syncRelay` workflow per relay started with the
+// client: first BENCH_RELAYS relays (default 4) holding disjoint shares of the events (new-event
+// throughput: every event verified and stored), then as many holding the same events moved by
+// one relay (known-event throughput: every event seen again on another relay, id-checked and
+// linked). A pass ends when every workflow's cursor is past the last event; the archive's counts
+// are then checked. Prints wall time and events/s per pass, the worker's RSS (peak, and at each
+// quarter of each pass), CPU by process and by worker thread, the largest workflow history
+// among the sync workflows, and the verifier the worker used.
+//
+// Settings (environment): BENCH_LIMIT (synchronizer.limit, default 5000), BENCH_MAX_WINDOW
+// (synchronizer.max_window, default 4h), BENCH_SPAN (seconds the events spread over, default one
+// per event), BENCH_VERIFY_THREADS (the worker's BIGBROTR_VERIFY_THREADS; unset: its default),
+// BENCH_VERIFIER=wasm (the fallback verifier), BENCH_WORKER_NODE_ARGS (extra node flags for the
+// worker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { insertRelays } from '../activities/store.js';
+import type { SyncStatus } from '../common/index.js';
+import { temporalExecutable } from '../workers/temporal-binaries.js';
+import { databaseServer } from '../test/helpers/database-server.js';
+import { freshDatabase, type TestDatabase } from '../test/helpers/db.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const LIMIT = process.env.BENCH_LIMIT ?? '5000';
+const MAX_WINDOW = process.env.BENCH_MAX_WINDOW ?? '4h';
+const DEADLINE_MS = 30 * 60_000;
+const say = (m: string) => console.log(`[bench:sync] ${m}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A process's memory from /proc, in MB: resident now (VmRSS) and its peak (VmHWM). */
+const memory = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: mb('VmRSS'), peak: mb('VmHWM') };
+};
+/** CPU seconds (user + system) of a process, or of one of its threads. */
+const cpuSeconds = (path: string) => {
+  const f = readFileSync(`${path}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
+  return ((f[11] ?? 0) + (f[12] ?? 0)) / 100; // utime + stime, in clock ticks of 1/100 s
+};
+/** CPU seconds of every process named `name` (PostgreSQL: the postmaster and its backends, ours and others'). */
+const cpuOfAll = (name: string) =>
+  readdirSync('/proc').filter((d) => /^\d+$/.test(d)).reduce((sum, pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name ? sum + cpuSeconds(`/proc/${pid}`) : sum;
+    } catch {
+      return sum; // gone meanwhile
+    }
+  }, 0);
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+const machineBusy = () => {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
+};
+/** CPU seconds of each thread of a process, by `name[tid]` (Node's worker threads are all called "node"). */
+const threadCpu = (pid: number) => {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = Number(tid) === pid ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(`${name}[${tid}]`, cpuSeconds(`/proc/${pid}/task/${tid}`));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+};
+const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r())));
+const count = async (t: TestDatabase, table: string) => Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n);
+
+const server = await databaseServer();
+const t = await freshDatabase();
+const env = await TestWorkflowEnvironment.createLocal({ server: { executable: temporalExecutable('cli') } });
+let relaysProcess: ChildProcess | undefined;
+let worker: ChildProcess | undefined;
+try {
+  say(`starting the relays (${EVENTS.toLocaleString()} events; the first run signs them and caches them in .bench-cache/)`);
+  relaysProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/sync-relays.ts'], {
+    env: { ...process.env, BENCH_EVENTS: String(EVENTS) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const relays = await new Promise<{ fresh: string[]; again: string[]; events: number; first: number; last: number }>((resolve, reject) => {
+    createInterface({ input: relaysProcess!.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
+    relaysProcess!.once('exit', (c) => reject(new Error(`the relays' process exited (${c})`)));
+  });
+  // A sync workflow ends when its relay is not in the relay table.
+  const all = [...relays.fresh, ...relays.again];
+  await insertRelays(t.db, all.map((url) => ({ url, network: 'clearnet' as const, discoveredAt: 1 })), { allowLocal: true });
+
+  const settings: Record<string, string> = {
+    BIGBROTR__synchronizer__start: String(relays.first),
+    BIGBROTR__synchronizer__limit: LIMIT,
+    BIGBROTR__synchronizer__max_window: MAX_WINDOW,
+  };
+  if (process.env.BENCH_VERIFY_THREADS) settings.BIGBROTR_VERIFY_THREADS = process.env.BENCH_VERIFY_THREADS;
+  if (process.env.BENCH_VERIFIER) settings.BIGBROTR_VERIFIER = process.env.BENCH_VERIFIER;
+  // as `npm run start-workers` does: the bundle is built first, in its own process
+  await new Promise((r) => spawn(process.execPath, ['--import', 'tsx', 'workers/bundle-workflows.ts'], { stdio: 'ignore' }).on('exit', r));
+  const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  worker = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'workers/start-workers.ts'], {
+    env: { ...process.env, DATABASE_URL: t.url, TEMPORAL_ADDRESS: env.address, BIGBROTR__relay_url__allow_local: 'true', ...settings },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let verifier = '(not logged: no event was verified)';
+  createInterface({ input: worker.stdout! }).on('line', (line) => {
+    const m = /event verifier: (.*)/.exec(line);
+    if (m) verifier = m[1]!;
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker!.stdout?.on('data', (d: Buffer) => String(d).includes('worker on ') && resolve());
+    worker!.once('exit', (c) => reject(new Error(`worker exited (${c})`)));
+  });
+  const workerPid = worker.pid!;
+  const idle = memory(workerPid);
+  say(`settings: ${Object.entries(settings).map(([k, v]) => `${k.replace(/^BIGBROTR_+/, '').replaceAll('__', '.')}=${v}`).join(' ')}`);
+
+  const temporalPid = readdirSync('/proc').find((d) => /^\d+$/.test(d) && readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(process.pid) &&
+    readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('temporal'));
+  const cpu = () => ({
+    worker: cpuSeconds(`/proc/${workerPid}`),
+    relays: cpuSeconds(`/proc/${relaysProcess!.pid}`),
+    temporal: temporalPid ? cpuSeconds(`/proc/${temporalPid}`) : 0,
+    postgres: cpuOfAll('postgres'),
+    machine: machineBusy(),
+    threads: threadCpu(workerPid),
+  });
+
+  const firstRuns = new Map<string, string>();
+  const rssSamples: number[] = [];
+  /** One pass: a sync workflow per relay, until every cursor is past the last event. */
+  async function pass(name: string, urls: string[], target: number) {
+    const cpu0 = cpu();
+    const t0 = Date.now();
+    for (const url of urls) {
+      const h = await env.client.workflow.start('syncRelay', { taskQueue: 'bigbrotr', workflowId: `sync/${url}`, args: [{ url, network: 'clearnet' }] });
+      firstRuns.set(h.workflowId, h.firstExecutionRunId);
+    }
+    // Progress is the workflows' cursors across the events' time range (their status query: no
+    // load on PostgreSQL, where a count(*) of a growing table would compete with the pass).
+    const quarters: string[] = [];
+    let statuses: SyncStatus[] = [];
+    let lastReport = t0;
+    for (;;) {
+      await sleep(500);
+      if (worker!.exitCode !== null || worker!.signalCode !== null) throw new Error(`the worker exited (${worker!.exitCode ?? worker!.signalCode})`);
+      if (Date.now() - t0 > DEADLINE_MS) throw new Error(`${name}: not done after ${DEADLINE_MS / 60_000} minutes`);
+      try {
+        statuses = await Promise.all(urls.map((url) => env.client.workflow.getHandle(`sync/${url}`).query<SyncStatus>('status')));
+      } catch {
+        continue; // a workflow between two runs (continue-as-new)
+      }
+      const span = relays.last - relays.first + 1;
+      const progress = statuses.reduce((a, s) => a + Math.min(span, Math.max(0, s.cursor - relays.first + 1)), 0) / (span * urls.length);
+      const rss = memory(workerPid).rss;
+      rssSamples.push(rss);
+      while (quarters.length < 4 && progress >= (quarters.length + 1) / 4) quarters.push(`${(quarters.length + 1) * 25}% ${rss.toFixed(0)} MB`);
+      if (progress >= 1) break;
+      if (Date.now() - lastReport >= 10_000) {
+        lastReport = Date.now();
+        say(`  ${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s, ${(100 * progress).toFixed(0)}% of the time range, worker RSS ${rss.toFixed(0)} MB`);
+      }
+    }
+    const wall = (Date.now() - t0) / 1000;
+    const cpu1 = cpu();
+    const sum = (f: (s: SyncStatus) => number) => statuses.reduce((a, s) => a + f(s), 0);
+    const invalid = statuses.flatMap((s) => Object.entries(s.invalid)).map(([k, v]) => `${k} ${v}`);
+    const threads = [...cpu1.threads].map(([n, c]) => [n, c - (cpu0.threads.get(n) ?? 0)] as const).filter(([, c]) => c >= 0.5).sort((a, b) => b[1] - a[1]).slice(0, 6);
+    const d = (k: 'worker' | 'relays' | 'temporal' | 'postgres' | 'machine') => cpu1[k] - cpu0[k];
+    const pct = (x: number) => `${((100 * x) / wall).toFixed(0)}%`;
+    say(`${name}: ${target.toLocaleString()} events in ${wall.toFixed(1)} s = ${Math.round(target / wall).toLocaleString()} events/s`);
+    say(`  windows ${sum((s) => s.windows)} (${sum((s) => s.splits)} split as full), events received ${sum((s) => s.received).toLocaleString()}, inserted ${sum((s) => s.inserted).toLocaleString()}` +
+      `${invalid.length ? `, refused: ${invalid.join(', ')}` : ''}`);
+    say(`  worker RSS at ${quarters.join(', ')}`);
+    const ours = d('worker') + d('postgres') + d('temporal') + d('relays');
+    const perEvent = (x: number) => `${Math.round((x * 1e6) / target)} µs/event`;
+    say(`  CPU: worker ${d('worker').toFixed(1)} s (${pct(d('worker'))} of a core, ${perEvent(d('worker'))}), PostgreSQL ${d('postgres').toFixed(1)} s ` +
+      `(${pct(d('postgres'))}, ${perEvent(d('postgres'))}; all its clients), Temporal ${d('temporal').toFixed(1)} s (${pct(d('temporal'))}), ` +
+      `relays ${d('relays').toFixed(1)} s (${pct(d('relays'))}); machine ${d('machine').toFixed(1)} s of ${(wall * cpus().length).toFixed(0)} ` +
+      `(${cpus().length} cores), of which other processes ${Math.max(0, d('machine') - ours).toFixed(1)} s`);
+    say(`  worker threads: ${threads.map(([n, c]) => `${n} ${c.toFixed(1)} s`).join(', ')}`);
+    return { wall, rate: target / wall };
+  }
+
+  const fresh = await pass('new events', relays.fresh, EVENTS);
+  const events = await count(t, 'event');
+  if (events !== EVENTS) throw new Error(`the archive holds ${events} events after the first pass, not ${EVENTS}`);
+  const known = await pass('known events', relays.again, EVENTS);
+  const links = await count(t, 'event_relay');
+  if (links !== 2 * EVENTS) throw new Error(`the archive holds ${links} event-relay links after the second pass, not ${2 * EVENTS}`);
+
+  // Every run of every sync workflow, from the first: each closed run's last event names the next.
+  for (const url of all) await env.client.workflow.getHandle(`sync/${url}`).cancel();
+  let largest = { id: '', run: 0, length: 0 };
+  for (const [id, first] of firstRuns) {
+    for (let runId: string | undefined = first, run = 1; runId; run++) {
+      const h: WorkflowHandle = env.client.workflow.getHandle(id, runId);
+      const { historyLength } = await h.describe();
+      if (historyLength > largest.length) largest = { id, run, length: historyLength };
+      const { events: history } = await h.fetchHistory();
+      runId = history?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+  }
+
+  say('');
+  say(`events              ${EVENTS.toLocaleString()} on ${relays.fresh.length} relays, then again on ${relays.again.length} others`);
+  say(`wall time           new ${fresh.wall.toFixed(1)} s, known ${known.wall.toFixed(1)} s`);
+  say(`new-event rate      ${Math.round(fresh.rate).toLocaleString()} events/s (target >= 6,000)`);
+  say(`known-event rate    ${Math.round(known.rate).toLocaleString()} events/s (target >= 25,000)`);
+  // Flat: the samples of the last quarter of the run are no higher, on average, than the first's.
+  const q = Math.max(1, Math.floor(rssSamples.length / 4));
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const growth = mean(rssSamples.slice(-q)) / mean(rssSamples.slice(0, q)) - 1;
+  say(`worker peak RSS     ${memory(workerPid).peak.toFixed(0)} MB (idle after start-up ${idle.rss.toFixed(0)} MB; target <= 400 MB, flat)`);
+  say(`worker RSS          ${Math.min(...rssSamples).toFixed(0)}-${Math.max(...rssSamples).toFixed(0)} MB over ${rssSamples.length} samples; ` +
+    `last quarter vs first: ${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(0)}% (${Math.abs(growth) <= 0.1 ? 'flat' : growth > 0 ? 'growing' : 'shrinking'})`);
+  say(`largest history     ${largest.length} events (${largest.id}, run ${largest.run}; target <= 10,000)`);
+  say(`verifier            ${verifier}`);
+} finally {
+  if (worker && worker.exitCode === null) {
+    worker.kill('SIGINT');
+    await exited(worker);
+  }
+  if (relaysProcess && relaysProcess.exitCode === null) {
+    relaysProcess.kill('SIGTERM');
+    await exited(relaysProcess);
+  }
+  await env.teardown();
+  await t.drop();
+  await server.stop();
+}
