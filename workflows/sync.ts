@@ -90,16 +90,19 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const net = proxyActivities<NetworkActivities>({
     taskQueue: networkQueue(workflowInfo().taskQueue, input.network),
     startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '2 minutes',
+    // The window heartbeats on every relay message, and waits at most the network's timeout (30 s
+    // for overlay networks) for one: a worker that dies gives its window to another within a minute.
+    heartbeatTimeout: '1 minute',
     // A failing relay backs off: 10 s, 20 s, ... up to an hour between attempts, for ever.
     retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
   });
-  let settings = await db.syncSettings({ url: input.url });
   const carried = (input.carry ?? {}) as Partial<SyncStatus>;
+  // The status answers from the first moment (a query before the settings arrive gets the cursor
+  // carried in, or -1 until the configured start is known).
   const status: SyncStatus = {
     url: input.url,
-    cursor: input.cursor ?? settings.start - 1,
-    windowSec: input.windowSec ?? settings.maxWindowSec,
+    cursor: input.cursor ?? -1,
+    windowSec: input.windowSec ?? 1,
     windows: carried.windows ?? 0,
     splits: carried.splits ?? 0,
     received: carried.received ?? 0,
@@ -111,6 +114,9 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   let wake = false;
   setHandler(syncStatus, () => status);
   setHandler(runNow, () => void (wake = true));
+  let settings = await db.syncSettings({ url: input.url });
+  if (input.cursor === undefined) status.cursor = settings.start - 1;
+  if (input.windowSec === undefined) status.windowSec = settings.maxWindowSec;
 
   let windows = 0;
   for (let round = 0; round < ROUNDS_PER_RUN && windows < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested; round++) {
