@@ -2,8 +2,11 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
-# allowScripts in package.json approves the install scripts the Temporal SDK needs
-RUN npm ci --omit=dev --no-audit --no-fund
+# allowScripts in package.json approves the install scripts the Temporal SDK needs; the compiler
+# builds bcrypto's libsecp256k1 binding (the fast event verifier; without it: the wasm one)
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+ && npm ci --omit=dev --no-audit --no-fund \
+ && apt-get purge -y python3 make g++ && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 COPY common ./common
 COPY workflows ./workflows
 COPY activities ./activities
