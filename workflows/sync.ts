@@ -148,7 +148,7 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
       }
       if (r.full) status.fullSeconds++; // one second holding more than `limit` events: see README
       status.cursor = until;
-      status.windowSec = Math.min(settings.maxWindowSec, status.windowSec * 2);
+      status.windowSec = nextWindow(until - since + 1, r.method === 'negentropy' ? 0 : r.received, settings.limit, settings.maxWindowSec);
     }
     if (status.cursor < target) break; // the run's share of windows is done: continue as new
     status.phase = 'caught up';
@@ -166,4 +166,15 @@ function ended(status: SyncStatus): SyncStatus {
   status.phase = 'ended';
   status.ended = 'the relay is no longer in the relay table';
   return status;
+}
+
+/**
+ * The next window after a complete one of `sec` seconds that held `served` events: sized for about
+ * half of `limit` at the same density (doubling every time had every other window come back full,
+ * asked twice), at most twice as long, at least one second. A negentropy window is never full, so
+ * it just doubles.
+ */
+function nextWindow(sec: number, served: number, limit: number, maxSec: number): number {
+  const factor = served === 0 ? 2 : Math.min(2, limit / 2 / served);
+  return Math.max(1, Math.min(maxSec, Math.floor(sec * factor)));
 }
