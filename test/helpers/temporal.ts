@@ -1,6 +1,7 @@
 // The time-skipping test environment on the installed test server (temporal-binaries.ts), and
 // the workflow bundle, made once per test file.
 import { after, before } from 'node:test';
+import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporalExecutable } from '../../workers/temporal-binaries.js';
@@ -42,4 +43,15 @@ export function withEnvironmentAndDatabase(use: (env: TestWorkflowEnvironment, t
     await env?.teardown();
     await t?.drop();
   });
+}
+
+/** Inside a fake activity: never ends by itself, heartbeating until cancelled, as a real one does. */
+export async function untilCancelled(): Promise<never> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 50);
+  try {
+    return await ctx.cancelled;
+  } finally {
+    clearInterval(beat);
+  }
 }

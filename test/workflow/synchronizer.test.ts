@@ -3,7 +3,6 @@
 // played by the test on the network queue.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { insertRelays } from '../../activities/store.js';
@@ -13,7 +12,7 @@ import { createActivities } from '../../workers/activities.js';
 import { coordinatorRunNow, synchronizer, syncStatus } from '../../workflows/index.js';
 import { testConfig } from '../helpers/config.js';
 import type { TestDatabase } from '../helpers/db.js';
-import { cancelAndWait, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
+import { cancelAndWait, untilCancelled, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let t: TestDatabase;
@@ -133,13 +132,7 @@ describe('synchronizer workflow', () => {
       // A window that never ends by itself: it heartbeats until cancelled, as a real one does.
       async () => {
         started();
-        const ctx = Context.current();
-        const beat = setInterval(() => ctx.heartbeat(), 50);
-        try {
-          return await ctx.cancelled;
-        } finally {
-          clearInterval(beat);
-        }
+        return untilCancelled();
       },
       async (taskQueue) => {
         const h = await env.client.workflow.start(synchronizer, { taskQueue, workflowId: `synchronizer-${n}`, args: [{}] });

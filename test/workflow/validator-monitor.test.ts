@@ -2,7 +2,6 @@
 // activities real (PostgreSQL), network activities played by the test on the network queue.
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { NetworkActivities } from '../../activities/network.js';
@@ -12,7 +11,7 @@ import { createActivities } from '../../workers/activities.js';
 import { coordinatorStatus, monitor, validator } from '../../workflows/index.js';
 import { testConfig } from '../helpers/config.js';
 import { count, type TestDatabase } from '../helpers/db.js';
-import { cancelAndWait, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
+import { cancelAndWait, untilCancelled, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 let t: TestDatabase;
@@ -141,13 +140,7 @@ describe('monitor workflow', () => {
       // A check that never ends by itself: it heartbeats until it is cancelled, as a real one does.
       async checkRelay(): Promise<MonitorSummary> {
         if (++started === urls.length) allStarted();
-        const ctx = Context.current();
-        const beat = setInterval(() => ctx.heartbeat(), 50);
-        try {
-          return await ctx.cancelled;
-        } finally {
-          clearInterval(beat);
-        }
+        return untilCancelled();
       },
     };
     await withWorkers(network, async (taskQueue) => {
