@@ -87,12 +87,10 @@ export const createSyncActivities = ({ db, config }: ActivityDeps) => {
         const rows = await pageByUrl(db, 'relay', { after, limit: 1000, networks: q.networks });
         await inPool(rows, LOOKUPS_IN_FLIGHT, async ({ url }) => {
           try {
-            const h = client.workflow.getHandle(syncWorkflowId(url));
-            if ((await h.describe()).status.name !== 'RUNNING') return;
-            await h.cancel();
+            await client.workflow.getHandle(syncWorkflowId(url)).cancel();
             cancelled++;
           } catch (err) {
-            if (!(err instanceof WorkflowNotFoundError)) throw err; // never started, or it just ended
+            if (!(err instanceof WorkflowNotFoundError)) throw err; // never started, or already ended
           }
         });
         heartbeat(cancelled);
