@@ -55,6 +55,22 @@ describe('migrations', () => {
     await assert.rejects(migrate(db, 'lilbrotr'), /holds a bigbrotr archive .* config says lilbrotr/);
   });
 
+  it('bigbrotr compresses tags and content with lz4 in every partition', async () => {
+    const { db } = await empty();
+    await migrate(db, 'bigbrotr');
+    const { rows } = await db.query<{ part: string; col: string; c: string }>(
+      `SELECT attrelid::regclass::text AS part, attname AS col, attcompression AS c FROM pg_attribute
+       WHERE attrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'event'::regclass) AND attname IN ('tags', 'content')`,
+    );
+    assert.equal(rows.length, 32);
+    assert.deepEqual(rows.filter((r) => r.c !== 'l'), []);
+    // A row big enough to be compressed (TOAST compresses past ~2 kB) is stored with lz4.
+    const big = 'nostr '.repeat(2000);
+    await db.query(`INSERT INTO event VALUES ($1, $1, 1, 1, $2::jsonb, $3, $4)`, [Buffer.alloc(32, 7), JSON.stringify([['t', big]]), big, Buffer.alloc(64)]);
+    const stored = await db.query(`SELECT pg_column_compression(tags) AS tags, pg_column_compression(content) AS content FROM event`);
+    assert.deepEqual(stored.rows, [{ tags: 'lz4', content: 'lz4' }]);
+  });
+
   it('lilbrotr has the same tables without tags and content', async () => {
     const { db } = await empty();
     await migrate(db, 'lilbrotr');
