@@ -35,7 +35,7 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   if (candidates.size === 0) return result;
 
   const ids = [...candidates.keys()];
-  const { rows } = await db.query<{ id: Buffer }>('SELECT id FROM event WHERE id = ANY($1::bytea[])', [ids.map((id) => Buffer.from(id, 'hex'))]);
+  const { rows } = await db.query<{ id: Buffer }>('SELECT id FROM event_find($1::bytea[])', [ids.map((id) => Buffer.from(id, 'hex'))]);
   const known = new Set(rows.map((r) => r.id.toString('hex')));
   const fresh: NostrEvent[] = [];
   for (const [id, ev] of candidates) {

@@ -157,7 +157,7 @@ async function linkKnown(db: Db, url: string, ids: string[], since: number, unti
   if (ids.length === 0) return { known: [], outside: [], linked: 0 };
   const { rows } = await db.query<{ known: Buffer[]; outside: Buffer[]; linked: number }>(
     `WITH found AS (
-       SELECT id, created_at BETWEEN $3::bigint AND $4::bigint AS inside FROM event WHERE id = ANY($1::bytea[])
+       SELECT id, created_at BETWEEN $3::bigint AND $4::bigint AS inside FROM event_find($1::bytea[])
      ), k AS (
        SELECT coalesce(array_agg(id), '{}') AS ids FROM found WHERE inside
      )

@@ -40,16 +40,20 @@ const memory = (pid: number) => {
   const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
   return { rss: mb('VmRSS'), peak: mb('VmHWM') };
 };
-/** CPU seconds (user + system) of a process, or of one of its threads. */
-const cpuSeconds = (path: string) => {
+/** CPU seconds (user + system) of a process, or of one of its threads; with `children`, also of its children that have ended. */
+const cpuSeconds = (path: string, children = false) => {
   const f = readFileSync(`${path}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
-  return ((f[11] ?? 0) + (f[12] ?? 0)) / 100; // utime + stime, in clock ticks of 1/100 s
+  // utime + stime (+ cutime + cstime), in clock ticks of 1/100 s
+  return ((f[11] ?? 0) + (f[12] ?? 0) + (children ? (f[13] ?? 0) + (f[14] ?? 0) : 0)) / 100;
 };
-/** CPU seconds of every process named `name` (PostgreSQL: the postmaster and its backends, ours and others'). */
+/**
+ * CPU seconds of every process named `name`, and of their children that have ended (PostgreSQL:
+ * the postmaster, its backends, ours and others', and the backends of connections closed since).
+ */
 const cpuOfAll = (name: string) =>
   readdirSync('/proc').filter((d) => /^\d+$/.test(d)).reduce((sum, pid) => {
     try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name ? sum + cpuSeconds(`/proc/${pid}`) : sum;
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name ? sum + cpuSeconds(`/proc/${pid}`, true) : sum;
     } catch {
       return sum; // gone meanwhile
     }

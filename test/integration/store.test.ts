@@ -66,3 +66,39 @@ describe('batch writes', () => {
     assert.equal(await count(t.db, 'SELECT * FROM candidate'), before);
   });
 });
+
+describe('event_find', () => {
+  it('returns the archived ids among those asked, each looked up by primary key in its partition', async () => {
+    // 20,000 rows straight in SQL: this is about the lookup, not about what may be stored.
+    await t.db.query(
+      `INSERT INTO event (id, pubkey, created_at, kind, tags, content, sig)
+       SELECT sha256(int4send(i)), sha256(int4send(i % 50)), 1700000000 + i, 1, '[]', '', decode(repeat('00', 64), 'hex')
+       FROM generate_series(1, 20000) AS i`,
+    );
+    await t.db.query('ANALYZE event');
+    const id = (i: number) => (t.db.query<{ id: Buffer }>('SELECT sha256(int4send($1::int)) AS id', [i])).then((r) => r.rows[0]!.id);
+    const present = await Promise.all(Array.from({ length: 2000 }, (_, k) => id(1 + k * 10)));
+    const absent = await Promise.all(Array.from({ length: 500 }, (_, k) => id(100_000 + k)));
+    const { rows } = await t.db.query<{ id: Buffer; created_at: string }>('SELECT id, created_at FROM event_find($1::bytea[])', [[...absent, ...present]]);
+    assert.deepEqual(rows.map((r) => r.id.toString('hex')).sort(), present.map((b) => b.toString('hex')).sort());
+    assert.equal(Number(rows.find((r) => r.id.equals(present[0]!))?.created_at), 1700000001);
+
+    // The plan: every scan of an event partition is a primary-key probe, never a scan of a whole
+    // index filtered by the list (what `id = ANY(list)` gets, at a cost that grows with the archive).
+    const plan = (await t.db.query(`EXPLAIN (FORMAT JSON) SELECT * FROM event_find($1::bytea[])`, [present])).rows[0]['QUERY PLAN'];
+    const scans: Array<{ type: string; index?: string; cond?: string; filter?: string }> = [];
+    const walk = (n: Record<string, unknown>) => {
+      if (String(n['Relation Name'] ?? '').startsWith('event_p'))
+        scans.push({ type: String(n['Node Type']), index: n['Index Name'] as string, cond: n['Index Cond'] as string, filter: n['Filter'] as string });
+      for (const c of (n['Plans'] as Array<Record<string, unknown>> | undefined) ?? []) walk(c);
+    };
+    walk(plan[0].Plan);
+    assert.equal(scans.length, 16);
+    for (const s of scans) {
+      assert.equal(s.type, 'Index Scan', JSON.stringify(s));
+      assert.match(s.index ?? '', /_pkey$/);
+      assert.match(s.cond ?? '', /id = u\.id/);
+      assert.equal(s.filter, undefined);
+    }
+  });
+});
