@@ -5,7 +5,7 @@
 // New events are verified by the process's verifier (verify/: native libsecp256k1 when it is
 // installed, else wasm; on worker threads or on this one).
 import type { Db } from './db.js';
-import { shapeProblem, storeEvents, type NostrEvent } from './store.js';
+import { byteaHex, shapeProblem, storeEvents, type NostrEvent } from './store.js';
 import { eventHash, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
 
 export interface ArchiveResult {
@@ -35,8 +35,8 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   if (candidates.size === 0) return result;
 
   const ids = [...candidates.keys()];
-  const { rows } = await db.query<{ id: Buffer }>('SELECT id FROM event_find($1::bytea[])', [ids.map((id) => Buffer.from(id, 'hex'))]);
-  const known = new Set(rows.map((r) => r.id.toString('hex')));
+  const { rows } = await db.query<{ id: string }>(`SELECT encode(id, 'hex') AS id FROM event_find($1::bytea[])`, [ids.map(byteaHex)]);
+  const known = new Set(rows.map((r) => r.id));
   const fresh: NostrEvent[] = [];
   for (const [id, ev] of candidates) {
     if (!known.has(id)) fresh.push(ev);
@@ -65,11 +65,10 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
     await client.query('BEGIN');
     result.inserted = await storeEvents(client, verified);
     const linkIds = [...candidates.keys()];
-    const link = await client.query<{ n: number }>('SELECT event_relay_insert($1::bytea[], $2::text[], $3::bigint[]) AS n', [
-      linkIds.map((id) => Buffer.from(id, 'hex')),
-      linkIds.map(() => relayUrl),
-      linkIds.map(() => seenAt),
-    ]);
+    const link = await client.query<{ n: number }>(
+      'SELECT event_relay_insert($1::bytea[], array_fill($2::text, ARRAY[cardinality($1::bytea[])]), array_fill($3::bigint, ARRAY[cardinality($1::bytea[])])) AS n',
+      [linkIds.map(byteaHex), relayUrl, seenAt],
+    );
     result.linked = link.rows[0]?.n ?? 0;
     await client.query('COMMIT');
   } catch (err) {

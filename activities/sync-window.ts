@@ -9,6 +9,7 @@ import { heartbeat } from '@temporalio/activity';
 import type { WindowResult } from '../common/index.js';
 import { archiveEvents, type ArchiveResult } from './archive.js';
 import type { Db } from './db.js';
+import { byteaHex } from './store.js';
 import { reconcile, type IdRecord, type Reconciliation } from './negentropy.js';
 import { RelayError, type RelayConnection } from './relay-socket.js';
 
@@ -190,21 +191,20 @@ async function readSubscription(conn: RelayConnection, sub: string, filter: Reco
  */
 async function linkKnown(db: Db, url: string, ids: string[], since: number, until: number, seenAt: number) {
   if (ids.length === 0) return { known: [], outside: [], linked: 0 };
-  const { rows } = await db.query<{ known: Buffer[]; outside: Buffer[]; linked: number }>(
+  const { rows } = await db.query<{ known: string[]; outside: string[]; linked: number }>(
     `WITH found AS (
        SELECT id, created_at BETWEEN $3::bigint AND $4::bigint AS inside FROM event_find($1::bytea[])
      ), k AS (
        SELECT coalesce(array_agg(id), '{}') AS ids FROM found WHERE inside
      )
-     SELECT k.ids AS known,
-            (SELECT coalesce(array_agg(id), '{}') FROM found WHERE NOT inside) AS outside,
+     SELECT (SELECT coalesce(array_agg(encode(id, 'hex')), '{}') FROM unnest(k.ids) AS id) AS known,
+            (SELECT coalesce(array_agg(encode(id, 'hex')), '{}') FROM found WHERE NOT inside) AS outside,
             event_relay_insert(k.ids, array_fill($2::text, ARRAY[cardinality(k.ids)]), array_fill($5::bigint, ARRAY[cardinality(k.ids)])) AS linked
      FROM k`,
-    [ids.map((id) => Buffer.from(id, 'hex')), url, since, until, seenAt],
+    [ids.map(byteaHex), url, since, until, seenAt],
   );
-  const hex = (b: Buffer[]) => b.map((x) => x.toString('hex'));
   const row = rows[0]!;
-  return { known: hex(row.known), outside: hex(row.outside), linked: row.linked };
+  return { known: row.known, outside: row.outside, linked: row.linked };
 }
 
 function add(counts: Record<string, number>, reason: string, n: number) {
