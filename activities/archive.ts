@@ -6,7 +6,7 @@
 // installed, else wasm; on worker threads or on this one).
 import type { Db } from './db.js';
 import { byteaHex, shapeProblem, storeEvents, type NostrEvent } from './store.js';
-import { eventHash, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
+import { eventId, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
 
 export interface ArchiveResult {
   received: number;
@@ -40,7 +40,7 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   const fresh: NostrEvent[] = [];
   for (const [id, ev] of candidates) {
     if (!known.has(id)) fresh.push(ev);
-    else if (eventHash(ev).toString('hex') !== id) {
+    else if (eventId(ev) !== id) {
       known.delete(id); // someone else's id on a forged event: refused, the archived one stays
       candidates.delete(id);
       refuse('id-mismatch');

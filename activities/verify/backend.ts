@@ -3,7 +3,7 @@
 // is checked by native libsecp256k1 (the optional dependency bcrypto, compiled at install) when it
 // loads and passes a self-test, else by libsecp256k1 in WebAssembly (nostr-wasm). Per core here,
 // hash and signature together: native ~15,000 events/s, wasm ~2,700/s, pure JS ~580/s.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { NostrEvent } from '../store.js';
 
@@ -23,9 +23,13 @@ export interface Backend {
   check(e: NostrEvent): Verdict;
 }
 
-/** The NIP-01 id: sha256 of `[0,pubkey,created_at,kind,tags,content]` (node's OpenSSL: ~10x noble's JS sha256). */
-export function eventHash(e: NostrEvent): Buffer {
-  return createHash('sha256').update(JSON.stringify([0, e.pubkey, e.created_at, e.kind, e.tags, e.content])).digest();
+/**
+ * The NIP-01 id, in hex: sha256 of `[0,pubkey,created_at,kind,tags,content]` by node's OpenSSL
+ * (~10x noble's JS sha256), in one call: 4.6 µs for a 1.4 kB event where a Hash object took 5.7,
+ * of which 3.1 is the serialisation.
+ */
+export function eventId(e: NostrEvent): string {
+  return hash('sha256', JSON.stringify([0, e.pubkey, e.created_at, e.kind, e.tags, e.content]));
 }
 
 interface NativeSchnorr {
@@ -43,9 +47,9 @@ function nativeBackend(module: string): Backend {
     name: 'native',
     description: 'native libsecp256k1 (bcrypto)',
     check(e) {
-      const hash = eventHash(e);
-      if (hash.toString('hex') !== e.id) return ID_MISMATCH;
-      return schnorr.verify(hash, Buffer.from(e.sig, 'hex'), Buffer.from(e.pubkey, 'hex')) ? OK : BAD_SIGNATURE;
+      const id = eventId(e);
+      if (id !== e.id) return ID_MISMATCH;
+      return schnorr.verify(Buffer.from(id, 'hex'), Buffer.from(e.sig, 'hex'), Buffer.from(e.pubkey, 'hex')) ? OK : BAD_SIGNATURE;
     },
   };
 }
@@ -60,7 +64,7 @@ async function wasmBackend(why: string): Promise<Backend> {
     check(e) {
       // The id first, by node's sha256, so that a failure says which check failed; nostr-wasm
       // hashes again (its API checks id and signature together), a cost of the fallback only.
-      if (eventHash(e).toString('hex') !== e.id) return ID_MISMATCH;
+      if (eventId(e) !== e.id) return ID_MISMATCH;
       try {
         nostr.verifyEvent(e);
         return OK;

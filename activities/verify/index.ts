@@ -6,7 +6,7 @@ import type { NostrEvent } from '../store.js';
 import { loadBackend, type BackendName } from './backend.js';
 import { VerifierPool } from './pool.js';
 
-export { BAD_SIGNATURE, ID_MISMATCH, OK, VERDICT_REASONS, eventHash, type Verdict } from './backend.js';
+export { BAD_SIGNATURE, ID_MISMATCH, OK, VERDICT_REASONS, eventId, type Verdict } from './backend.js';
 
 export interface Verifier {
   /** The library in use and where it runs, for the log and the benchmarks. */
