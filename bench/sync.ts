@@ -23,6 +23,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { insertRelays } from '../activities/store.js';
 import type { SyncStatus } from '../common/index.js';
+import { workerNodeFlags } from '../workers/heap.js';
 import { temporalExecutable } from '../workers/temporal-binaries.js';
 import { databaseServer } from '../test/helpers/database-server.js';
 import { freshDatabase, type TestDatabase } from '../test/helpers/db.js';
@@ -108,7 +109,8 @@ try {
   // as `npm run start-workers` does: the bundle is built first, in its own process
   await new Promise((r) => spawn(process.execPath, ['--import', 'tsx', 'workers/bundle-workflows.ts'], { stdio: 'ignore' }).on('exit', r));
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  worker = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'workers/start-workers.ts'], {
+  // as `npm run start-workers` runs it: with the same heap cap (workers/heap.ts)
+  worker = spawn(process.execPath, [...workerNodeFlags(), ...nodeArgs, '--import', 'tsx', 'workers/start-workers.ts'], {
     env: { ...process.env, DATABASE_URL: t.url, TEMPORAL_ADDRESS: env.address, BIGBROTR__relay_url__allow_local: 'true', ...settings },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -9,3 +9,12 @@ import type { Network } from './relay-url.js';
 export function networkQueue(baseQueue: string, network: Network): string {
   return `${baseQueue}-${network}`;
 }
+
+/**
+ * The task queue of a network's sync windows, `<base>-clearnet-sync`, ...: apart from the
+ * network's short checks, so that each worker holds at most `synchronizer.windows_in_flight`
+ * windows (each holds up to a chunk of events in memory) however many relays there are.
+ */
+export function syncQueue(baseQueue: string, network: Network): string {
+  return `${networkQueue(baseQueue, network)}-sync`;
+}

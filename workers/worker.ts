@@ -5,10 +5,11 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import { createPool, redactUrl, type Db } from '../activities/db.js';
 import { migrate } from '../activities/migrate.js';
 import { createNetworkActivities } from '../activities/network.js';
-import { NETWORKS, networkQueue } from '../common/index.js';
+import { NETWORKS, networkQueue, syncQueue } from '../common/index.js';
 import { createActivities } from './activities.js';
 import type { Config } from './config.js';
 import { StartupError } from './errors.js';
+import { heapLimitMb } from './heap.js';
 
 export const WORKFLOWS_PATH = new URL('../workflows/index.ts', import.meta.url).pathname;
 export const WORKFLOW_BUNDLE_PATH = new URL('../.build/workflow-bundle.js', import.meta.url).pathname;
@@ -17,8 +18,9 @@ const WORKFLOW_SOURCES = ['../workflows/', '../common/'].map((d) => new URL(d, i
 
 /**
  * Applies the schema (safe from many workers at once), then builds this process's workers: one on
- * the base task queue (workflows and database activities), and one per network it can reach on
- * that network's queue, limited to the network's concurrency. An overlay network without a
+ * the base task queue (workflows and database activities), and two per network it can reach: its
+ * checks on the network's queue, limited to the network's concurrency, and its sync windows on
+ * the network's sync queue, limited to `synchronizer.windows_in_flight`. An overlay network without a
  * proxy here is left to workers that have one.
  */
 export async function createWorkers(opts: {
@@ -42,16 +44,23 @@ export async function createWorkers(opts: {
   for (const network of NETWORKS) {
     const { proxy, concurrency } = config.networks[network];
     if (network !== 'clearnet' && !proxy) continue;
+    const activities = createNetworkActivities({ config, network, db });
     workers.push(
       await Worker.create({
         ...base,
         taskQueue: networkQueue(config.temporal.task_queue, network),
-        activities: createNetworkActivities({ config, network, db }),
+        activities,
         maxConcurrentActivityTaskExecutions: concurrency,
+      }),
+      await Worker.create({
+        ...base,
+        taskQueue: syncQueue(config.temporal.task_queue, network),
+        activities: { syncWindow: activities.syncWindow },
+        maxConcurrentActivityTaskExecutions: config.synchronizer.windows_in_flight,
       }),
     );
   }
-  opts.log?.(`serving task queues: ${workers.map((w) => w.options.taskQueue).join(', ')}`);
+  opts.log?.(`serving task queues: ${workers.map((w) => w.options.taskQueue).join(', ')} (heap limit ${heapLimitMb()} MB)`);
   return workers;
 }
 

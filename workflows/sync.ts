@@ -30,7 +30,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
 import type { SyncActivities, SyncRow } from '../activities/sync.js';
-import { coordinatorInput, networkQueue, parseOrFail, RELAY_GONE, syncRelayInput, type Network, type SyncStatus } from '../common/index.js';
+import { coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, type Network, type SyncStatus } from '../common/index.js';
 import { coordinate, runNow } from './coordinator.js';
 
 export const syncStatus = defineQuery<SyncStatus>('status');
@@ -88,7 +88,7 @@ const ROUNDS_PER_RUN = 100;
 export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const input = parseOrFail(syncRelayInput, raw, 'syncRelay input');
   const net = proxyActivities<NetworkActivities>({
-    taskQueue: networkQueue(workflowInfo().taskQueue, input.network),
+    taskQueue: syncQueue(workflowInfo().taskQueue, input.network),
     startToCloseTimeout: '10 minutes',
     // The window heartbeats on every relay message, and waits at most the network's timeout (30 s
     // for overlay networks) for one: a worker that dies gives its window to another within a minute.

@@ -15,6 +15,7 @@ import { syncRelay, syncStatus } from '../../workflows/index.js';
 import { BulkSigner, seeded, trafficTemplate } from '../helpers/bulk-events.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';
+import { workerNodeFlags } from '../../workers/heap.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EVENTS = 20_000;
@@ -59,7 +60,7 @@ interface WorkerProcess {
 
 /** `npm run start-workers` as production runs it, on this test's database, Temporal and relay. */
 async function startWorker(): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/start-workers.ts'], {
+  const child = spawn(process.execPath, [...workerNodeFlags(), '--import', 'tsx', 'workers/start-workers.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,

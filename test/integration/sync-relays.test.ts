@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createNetworkActivities } from '../../activities/network.js';
 import { insertRelays, type NostrEvent } from '../../activities/store.js';
-import type { SyncStatus } from '../../common/index.js';
+import { syncQueue, type SyncStatus } from '../../common/index.js';
 import { createActivities } from '../../workers/activities.js';
 import type { Config } from '../../workers/config.js';
 import { syncRelay, syncStatus } from '../../workflows/index.js';
@@ -48,7 +48,7 @@ const sleepReal = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs `fn` with the two workers a deployment has (workflows and database activities on the base
- * queue, relay activities on its clearnet queue), the real activities over the test database.
+ * queue, relay windows on its clearnet sync queue), the real activities over the test database.
  * Every window the relays completed is recorded, per relay, from the real activity's arguments.
  */
 let n = 0;
@@ -72,7 +72,7 @@ async function withWorkers(start: number, fn: (taskQueue: string, windows: Map<s
     return r;
   };
   const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities({ db: t.db, config }) });
-  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: `${taskQueue}-clearnet`, activities: { ...real, syncWindow } });
+  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindow } });
   await clearnet.runUntil(() => main.runUntil(fn(taskQueue, windows)));
 }
 

@@ -12,7 +12,7 @@ import { bytesToHex } from 'nostr-tools/utils';
 import { Worker } from '@temporalio/worker';
 import { createNetworkActivities } from '../../activities/network.js';
 import { insertCandidates, insertEvents } from '../../activities/store.js';
-import { networkQueue } from '../../common/index.js';
+import { networkQueue, syncQueue } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';
 import { createActivities } from '../../workers/activities.js';
 import { temporalExecutable } from '../../workers/temporal-binaries.js';
@@ -51,9 +51,9 @@ try {
   const worker = await Worker.create({
     connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities({ db: t.db, config }),
   });
-  const clearnet = await Worker.create({
-    connection: env.nativeConnection, taskQueue: networkQueue(taskQueue, 'clearnet'), activities: createNetworkActivities({ config, network: 'clearnet', db: t.db }),
-  });
+  const net = createNetworkActivities({ config, network: 'clearnet', db: t.db });
+  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: networkQueue(taskQueue, 'clearnet'), activities: net });
+  const sync = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindow: net.syncWindow } });
   const done = async (workflowId: string) => {
     for (;;) {
       const d = await env.client.workflow.getHandle(workflowId).describe().catch(() => undefined);
@@ -72,7 +72,7 @@ try {
     writeFileSync(path, historyToJSON(await env.client.workflow.getHandle(workflowId, runId).fetchHistory()));
     console.log(`recorded ${path}`);
   };
-  await clearnet.runUntil(() => worker.runUntil(async () => {
+  await sync.runUntil(() => clearnet.runUntil(() => worker.runUntil(async () => {
     // Seeder: one run to completion, one URL a batch.
     const seeder = await env.client.workflow.start('seeder', { taskQueue, workflowId: 'seeder', args: [{ batchSize: 1 }] });
     await seeder.result();
@@ -126,7 +126,7 @@ try {
     await save('synchronizer-cancelled', 'synchronizer', await cancel('synchronizer'));
     await done(`sync/${relay.url}`);
     await save('sync-relay-cancelled', `sync/${relay.url}`);
-  }));
+  })));
 } finally {
   for (const c of cleanups) await c();
   await env.teardown();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { SyncSettings, SyncStatus, WindowResult } from '../../common/index.js';
+import { syncQueue, type SyncSettings, type SyncStatus, type WindowResult } from '../../common/index.js';
 import { syncRelay, syncStatus } from '../../workflows/index.js';
 import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
 
@@ -65,7 +65,7 @@ async function run(createdAts: number[], check: (r: ReturnType<typeof relay>, wo
   setup?.(r);
   const taskQueue = `sync-${++n}`;
   const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: { syncSettings: r.activities.syncSettings } });
-  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: `${taskQueue}-clearnet`, activities: { syncWindow: r.activities.syncWindow } });
+  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindow: r.activities.syncWindow } });
   const workflowId = `sync/wss://r${n}.example`;
   await clearnet.runUntil(() =>
     main.runUntil(async () => {

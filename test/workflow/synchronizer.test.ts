@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { insertRelays } from '../../activities/store.js';
-import type { SyncStatus, WindowResult } from '../../common/index.js';
+import { syncQueue, type SyncStatus, type WindowResult } from '../../common/index.js';
 import type { SyncRow } from '../../activities/sync.js';
 import { createActivities } from '../../workers/activities.js';
 import { coordinatorRunNow, synchronizer, syncStatus } from '../../workflows/index.js';
@@ -58,7 +58,7 @@ async function withWorkers<T>(syncWindow: (q: { url: string; since: number; unti
     return rows;
   };
   const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
-  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: `${taskQueue}-clearnet`, activities: { syncWindow } });
+  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindow } });
   return clearnet.runUntil(() => main.runUntil(fn(taskQueue)));
 }
 
