@@ -1,11 +1,11 @@
 // Archiving what relays send: every event checked before it is stored (its id is the sha256 of
 // its NIP-01 serialisation, its schnorr signature is valid), then stored with the relay it came
-// from, the batch in one transaction of set-based calls. An event already archived needs only
+// from, the batch in one statement of set-based calls. An event already archived needs only
 // the id check and a new event↔relay link: its signature was checked when it was first stored.
 // New events are verified by the process's verifier (verify/: native libsecp256k1 when it is
 // installed, else wasm; on worker threads or on this one).
 import type { Db } from './db.js';
-import { byteaHex, shapeProblem, storeEvents, type NostrEvent } from './store.js';
+import { byteaHex, EVENT_INSERT, eventColumns, shapeProblem, type NostrEvent } from './store.js';
 import { eventId, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
 
 export interface ArchiveResult {
@@ -58,24 +58,15 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   });
   result.known = known.size;
 
-  const client = await db.connect();
-  try {
-    // One transaction: a link never points at an event that is not there, and a retried batch
-    // (the same rows again) leaves the same rows.
-    await client.query('BEGIN');
-    result.inserted = await storeEvents(client, verified);
-    const linkIds = [...candidates.keys()];
-    const link = await client.query<{ n: number }>(
-      'SELECT event_relay_insert($1::bytea[], array_fill($2::text, ARRAY[cardinality($1::bytea[])]), array_fill($3::bigint, ARRAY[cardinality($1::bytea[])])) AS n',
-      [linkIds.map(byteaHex), relayUrl, seenAt],
-    );
-    result.linked = link.rows[0]?.n ?? 0;
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
+  // One statement, so one transaction: a link never points at an event that is not there, and a
+  // retried batch (the same rows again) leaves the same rows.
+  const linkIds = [...candidates.keys()];
+  const { rows: written } = await db.query<{ inserted: number; linked: number }>(
+    `SELECT ${EVENT_INSERT} AS inserted,
+            event_relay_insert($8::bytea[], array_fill($9::text, ARRAY[cardinality($8::bytea[])]), array_fill($10::bigint, ARRAY[cardinality($8::bytea[])])) AS linked`,
+    [...eventColumns(verified), linkIds.map(byteaHex), relayUrl, seenAt],
+  );
+  result.inserted = written[0]?.inserted ?? 0;
+  result.linked = written[0]?.linked ?? 0;
   return result;
 }

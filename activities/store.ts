@@ -120,21 +120,26 @@ export function shapeProblem(e: unknown): string | undefined {
  */
 export const byteaHex = (hex: string): string => `\\x${hex}`;
 
+/** The call that stores events, its parameters $1-$7 being eventColumns(events). Returns rows inserted. */
+export const EVENT_INSERT = 'event_insert($1::bytea[], $2::bytea[], $3::bigint[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[])';
+
+/** The columns of events, as the arrays event_insert takes. */
+export function eventColumns(events: NostrEvent[]): unknown[] {
+  return [
+    events.map((e) => byteaHex(e.id)),
+    events.map((e) => byteaHex(e.pubkey)),
+    events.map((e) => e.created_at),
+    events.map((e) => e.kind),
+    events.map((e) => JSON.stringify(e.tags)),
+    events.map((e) => e.content),
+    events.map((e) => byteaHex(e.sig)),
+  ];
+}
+
 /** Stores events whose shape is right (and, for the archive, verified): one set-based call. Returns rows inserted. */
 export async function storeEvents(db: Pick<Db, 'query'>, events: NostrEvent[]): Promise<number> {
   if (events.length === 0) return 0;
-  const { rows } = await db.query<{ n: number }>(
-    'SELECT event_insert($1::bytea[], $2::bytea[], $3::bigint[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[]) AS n',
-    [
-      events.map((e) => byteaHex(e.id)),
-      events.map((e) => byteaHex(e.pubkey)),
-      events.map((e) => e.created_at),
-      events.map((e) => e.kind),
-      events.map((e) => JSON.stringify(e.tags)),
-      events.map((e) => e.content),
-      events.map((e) => byteaHex(e.sig)),
-    ],
-  );
+  const { rows } = await db.query<{ n: number }>(`SELECT ${EVENT_INSERT} AS n`, eventColumns(events));
   return rows[0]?.n ?? 0;
 }
 

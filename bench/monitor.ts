@@ -17,19 +17,16 @@
 // 50 s; 100/100/500 53 s; 100/100/1000 39-41 s; 200/200/1000 40-43 s; 500/500/1000 42-44 s;
 // 1000/1000/1000 56 s.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { bytesToHex } from 'nostr-tools/utils';
 import { insertRelays } from '../activities/store.js';
 import { durationMs, type CoordinatorPass, type CoordinatorStatus } from '../common/index.js';
-import { temporalExecutable } from '../workers/temporal-binaries.js';
 import { coordinatorStatus } from '../workflows/coordinator.js';
-import { databaseServer } from '../test/helpers/database-server.js';
-import { freshDatabase } from '../test/helpers/db.js';
+import { busiestThreads, cpuOfAll, cpuSeconds, machineBusy, memory, processes, threadCpu } from './proc.js';
+import { benchStack } from './stack.js';
 
 const RELAYS = Number(process.env.BENCH_RELAYS ?? 1000);
 const TIMEOUT = process.env.BENCH_TIMEOUT ?? '5s';
@@ -44,57 +41,9 @@ const PAGE = Number(process.env.BENCH_PAGE ?? 1000);
 const DEADLINE_MS = 15 * 60_000;
 const say = (m: string) => console.log(`[bench:monitor] ${m}`);
 
-/** Peak RSS (VmHWM) of a process, in MB. */
-const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-/** CPU seconds (user + system) a process has used so far; with `reaped`, its ended children's too. */
-const cpuSeconds = (pid: number, reaped = false) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
-  // utime, stime, cutime, cstime in clock ticks (USER_HZ = 100)
-  return ((f[11] ?? 0) + (f[12] ?? 0) + (reaped ? (f[13] ?? 0) + (f[14] ?? 0) : 0)) / 100;
-};
-/** Processes (pid, parent, name) from /proc. */
-const processes = () =>
-  readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
-    try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(st.replace(/^.*\) /, '').split(' ')[1]);
-      return [{ pid: Number(pid), ppid, name: /\((.*)\)/.exec(st)?.[1] ?? '' }];
-    } catch {
-      return []; // gone meanwhile
-    }
-  });
-/**
- * CPU seconds of every process named `name` and of its exited children (PostgreSQL: the
- * postmaster, its backends, and the backends that have ended; the server may serve others too).
- */
-const cpuOfAll = (name: string) => {
-  const all = processes().filter((p) => p.name === name);
-  return all.reduce((sum, p) => {
-    try {
-      return sum + cpuSeconds(p.pid, !all.some((q) => q.pid === p.ppid));
-    } catch {
-      return sum;
-    }
-  }, 0);
-};
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-const machineBusy = () => {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
-  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
-};
-/** CPU seconds of each thread of a process, by thread id, with its name. */
-const threadCpu = (pid: number) =>
-  new Map(readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const f = st.replace(/^.*\) /, '').split(' ');
-    return [Number(tid), { name: /\((.*)\)/.exec(st)?.[1] ?? '?', cpu: (Number(f[11]) + Number(f[12])) / 100 }] as const;
-  }));
-const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r())));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const server = await databaseServer();
-const t = await freshDatabase();
-const env = await TestWorkflowEnvironment.createLocal({ server: { executable: temporalExecutable('cli') } });
+const { t, env, stop } = await benchStack();
 let relaysProcess: ChildProcess | undefined;
 let worker: ChildProcess | undefined;
 try {
@@ -143,7 +92,7 @@ try {
   });
   const workerPid = worker.pid!;
   const relaysPid = relaysProcess.pid!;
-  const idleRss = peakRss(workerPid);
+  const idleRss = memory(workerPid).peak;
   // The Temporal dev server is this process's child (createLocal starts it).
   const temporalPid = processes().find((p) => p.ppid === process.pid && p.name.startsWith('temporal'))?.pid;
   const serverCpu = () => (temporalPid ? cpuSeconds(temporalPid) : 0);
@@ -185,12 +134,7 @@ try {
     machine: machineBusy() - cpu0.machine,
   };
   const pass: CoordinatorPass = status.last;
-  // The worker's busiest threads during the pass: the main thread runs the activities, a node
-  // worker thread the workflows (the SDK's sandbox), tokio the SDK's core.
-  const threads = [...threadCpu(workerPid)]
-    .map(([tid, t]) => ({ tid, name: tid === workerPid ? 'main' : t.name, cpu: t.cpu - (threads0.get(tid)?.cpu ?? 0) }))
-    .filter((t) => t.cpu >= 0.5)
-    .sort((a, b) => b.cpu - a.cpu);
+  const threads = busiestThreads(workerPid, threads0, threadCpu(workerPid));
   // Every run of the chain, from the first: each closed run's last event names the next.
   const runs: Array<{ runId: string; historyLength: number }> = [];
   for (let runId: string | undefined = first.firstExecutionRunId; runId; ) {
@@ -220,12 +164,12 @@ try {
   say(`outcomes            healthy ${o.healthy ?? 0}, partial ${o.partial ?? 0}, down ${o.down ?? 0}${o.error ? `, error ${o.error}` : ''} ` +
     `(expected ${expected.healthy}, ${expected.partial}, ${expected.down})`);
   say(`failure reasons     ${Object.entries(pass.reasons).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
-  say(`worker peak RSS     ${peakRss(workerPid).toFixed(0)} MB (idle after start-up ${idleRss.toFixed(0)} MB)`);
+  say(`worker peak RSS     ${memory(workerPid).peak.toFixed(0)} MB (idle after start-up ${idleRss.toFixed(0)} MB)`);
   const pct = (x: number) => `${((100 * x) / wall).toFixed(0)}%`;
   say(`CPU during the pass worker ${cpu.worker.toFixed(1)} s (${pct(cpu.worker)} of a core), Temporal server ${cpu.temporal.toFixed(1)} s (${pct(cpu.temporal)}), ` +
     `PostgreSQL ${cpu.postgres.toFixed(1)} s (${pct(cpu.postgres)}), relays ${cpu.relays.toFixed(1)} s (${pct(cpu.relays)}); ` +
     `whole machine ${cpu.machine.toFixed(1)} s of ${(wall * cpus().length).toFixed(0)} (${cpus().length} cores)`);
-  say(`worker threads      ${threads.map((t) => `${t.name}[${t.tid}] ${t.cpu.toFixed(1)} s`).join(', ')}`);
+  say(`worker threads      ${threads}`);
   say(`children in flight  at most ${maxInFlight} seen`);
   say(`child workflows     median-max duration of 20 of each kind: ${childFigures.join(', ')}`);
   say(`coordinator runs    ${runs.length} (${seenRuns.size} run ids seen); largest history ${largest.historyLength} events (run ${largest.runId}); ` +
@@ -233,15 +177,5 @@ try {
   say(`relay_metadata      ${stored.toLocaleString()} rows (${byType.map((r) => `${r.t} ${r.n}`).join(', ')})`);
   await h.cancel();
 } finally {
-  if (worker && worker.exitCode === null) {
-    worker.kill('SIGINT');
-    await exited(worker);
-  }
-  if (relaysProcess && relaysProcess.exitCode === null) {
-    relaysProcess.kill('SIGTERM');
-    await exited(relaysProcess);
-  }
-  await env.teardown();
-  await t.drop();
-  await server.stop();
+  await stop(worker, relaysProcess);
 }

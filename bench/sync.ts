@@ -16,17 +16,15 @@
 // BENCH_VERIFIER=wasm (the fallback verifier), BENCH_WORKER_NODE_ARGS (extra node flags for the
 // worker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { insertRelays } from '../activities/store.js';
 import type { SyncStatus } from '../common/index.js';
 import { workerNodeFlags } from '../workers/heap.js';
-import { temporalExecutable } from '../workers/temporal-binaries.js';
-import { databaseServer } from '../test/helpers/database-server.js';
-import { freshDatabase, type TestDatabase } from '../test/helpers/db.js';
+import type { TestDatabase } from '../test/helpers/db.js';
+import { busiestThreads, cpuOfAll, cpuSeconds, machineBusy, memory, processes, threadCpu } from './proc.js';
+import { benchStack } from './stack.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const LIMIT = process.env.BENCH_LIMIT ?? '5000';
@@ -35,54 +33,9 @@ const DEADLINE_MS = 30 * 60_000;
 const say = (m: string) => console.log(`[bench:sync] ${m}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A process's memory from /proc, in MB: resident now (VmRSS) and its peak (VmHWM). */
-const memory = (pid: number) => {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
-  return { rss: mb('VmRSS'), peak: mb('VmHWM') };
-};
-/** CPU seconds (user + system) of a process, or of one of its threads; with `children`, also of its children that have ended. */
-const cpuSeconds = (path: string, children = false) => {
-  const f = readFileSync(`${path}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
-  // utime + stime (+ cutime + cstime), in clock ticks of 1/100 s
-  return ((f[11] ?? 0) + (f[12] ?? 0) + (children ? (f[13] ?? 0) + (f[14] ?? 0) : 0)) / 100;
-};
-/**
- * CPU seconds of every process named `name`, and of their children that have ended (PostgreSQL:
- * the postmaster, its backends, ours and others', and the backends of connections closed since).
- */
-const cpuOfAll = (name: string) =>
-  readdirSync('/proc').filter((d) => /^\d+$/.test(d)).reduce((sum, pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name ? sum + cpuSeconds(`/proc/${pid}`, true) : sum;
-    } catch {
-      return sum; // gone meanwhile
-    }
-  }, 0);
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-const machineBusy = () => {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
-  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
-};
-/** CPU seconds of each thread of a process, by `name[tid]` (Node's worker threads are all called "node"). */
-const threadCpu = (pid: number) => {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const name = Number(tid) === pid ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      out.set(`${name}[${tid}]`, cpuSeconds(`/proc/${pid}/task/${tid}`));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-};
-const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r())));
 const count = async (t: TestDatabase, table: string) => Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n);
 
-const server = await databaseServer();
-const t = await freshDatabase();
-const env = await TestWorkflowEnvironment.createLocal({ server: { executable: temporalExecutable('cli') } });
+const { t, env, stop } = await benchStack();
 let relaysProcess: ChildProcess | undefined;
 let worker: ChildProcess | undefined;
 try {
@@ -127,12 +80,11 @@ try {
   const idle = memory(workerPid);
   say(`settings: ${Object.entries(settings).map(([k, v]) => `${k.replace(/^BIGBROTR_+/, '').replaceAll('__', '.')}=${v}`).join(' ')}`);
 
-  const temporalPid = readdirSync('/proc').find((d) => /^\d+$/.test(d) && readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(process.pid) &&
-    readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('temporal'));
+  const temporalPid = processes().find((p) => p.ppid === process.pid && p.name.startsWith('temporal'))?.pid;
   const cpu = () => ({
-    worker: cpuSeconds(`/proc/${workerPid}`),
-    relays: cpuSeconds(`/proc/${relaysProcess!.pid}`),
-    temporal: temporalPid ? cpuSeconds(`/proc/${temporalPid}`) : 0,
+    worker: cpuSeconds(workerPid),
+    relays: cpuSeconds(relaysProcess!.pid!),
+    temporal: temporalPid ? cpuSeconds(temporalPid) : 0,
     postgres: cpuOfAll('postgres'),
     machine: machineBusy(),
     threads: threadCpu(workerPid),
@@ -177,7 +129,6 @@ try {
     const cpu1 = cpu();
     const sum = (f: (s: SyncStatus) => number) => statuses.reduce((a, s) => a + f(s), 0);
     const invalid = statuses.flatMap((s) => Object.entries(s.invalid)).map(([k, v]) => `${k} ${v}`);
-    const threads = [...cpu1.threads].map(([n, c]) => [n, c - (cpu0.threads.get(n) ?? 0)] as const).filter(([, c]) => c >= 0.5).sort((a, b) => b[1] - a[1]).slice(0, 6);
     const d = (k: 'worker' | 'relays' | 'temporal' | 'postgres' | 'machine') => cpu1[k] - cpu0[k];
     const pct = (x: number) => `${((100 * x) / wall).toFixed(0)}%`;
     say(`${name}: ${target.toLocaleString()} events in ${wall.toFixed(1)} s = ${Math.round(target / wall).toLocaleString()} events/s`);
@@ -190,7 +141,7 @@ try {
       `(${pct(d('postgres'))}, ${perEvent(d('postgres'))}; all its clients), Temporal ${d('temporal').toFixed(1)} s (${pct(d('temporal'))}), ` +
       `relays ${d('relays').toFixed(1)} s (${pct(d('relays'))}); machine ${d('machine').toFixed(1)} s of ${(wall * cpus().length).toFixed(0)} ` +
       `(${cpus().length} cores), of which other processes ${Math.max(0, d('machine') - ours).toFixed(1)} s`);
-    say(`  worker threads: ${threads.map(([n, c]) => `${n} ${c.toFixed(1)} s`).join(', ')}`);
+    say(`  worker threads: ${busiestThreads(workerPid, cpu0.threads, cpu1.threads)}`);
     return { wall, rate: target / wall };
   }
 
@@ -229,15 +180,5 @@ try {
   say(`largest history     ${largest.length} events (${largest.id}, run ${largest.run}; target <= 10,000)`);
   say(`verifier            ${verifier}`);
 } finally {
-  if (worker && worker.exitCode === null) {
-    worker.kill('SIGINT');
-    await exited(worker);
-  }
-  if (relaysProcess && relaysProcess.exitCode === null) {
-    relaysProcess.kill('SIGTERM');
-    await exited(relaysProcess);
-  }
-  await env.teardown();
-  await t.drop();
-  await server.stop();
+  await stop(worker, relaysProcess);
 }
