@@ -78,13 +78,19 @@ export const createSyncActivities = ({ db, config }: ActivityDeps) => {
       return out.sort((a, b) => (a.url < b.url ? -1 : 1)); // the page's order: its last URL is the cursor
     },
 
-    /** The coordinator was cancelled: cancel every relay's sync workflow (each ends after its window). */
-    async stopSyncs(q: { networks: Network[] }): Promise<{ cancelled: number }> {
+    /**
+     * The coordinator was cancelled: cancel every relay's sync workflow (each ends after its
+     * window), on every network the config reaches. The networks come from the config here, not
+     * from the workflow: a cancel that reaches the coordinator before its settings (right after it
+     * continued as new) must stop them all the same.
+     */
+    async stopSyncs(): Promise<{ cancelled: number }> {
+      const networks = reachableNetworks(config);
       const client = getClient();
       let after: string | null = null;
       let cancelled = 0;
       for (;;) {
-        const rows = await pageByUrl(db, 'relay', { after, limit: 1000, networks: q.networks });
+        const rows = await pageByUrl(db, 'relay', { after, limit: 1000, networks });
         await inPool(rows, LOOKUPS_IN_FLIGHT, async ({ url }) => {
           try {
             await client.workflow.getHandle(syncWorkflowId(url)).cancel();

@@ -30,7 +30,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
 import type { SyncActivities, SyncRow } from '../activities/sync.js';
-import { coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, type Network, type SyncStatus } from '../common/index.js';
+import { coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, type SyncStatus } from '../common/index.js';
 import { coordinate, runNow } from './coordinator.js';
 
 export const syncStatus = defineQuery<SyncStatus>('status');
@@ -41,16 +41,11 @@ const stopper = proxyActivities<SyncActivities>({ startToCloseTimeout: '10 minut
 export async function synchronizer(raw: unknown = {}): Promise<void> {
   const input = parseOrFail(coordinatorInput, raw, 'synchronizer input');
   const runningSince = input.carry?.runningSince ?? Date.now();
-  let networks: Network[] = [];
   try {
     return await coordinate<SyncRow>(
       {
         name: 'synchronizer',
-        async settings() {
-          const s = await db.synchronizerSettings();
-          networks = s.networks;
-          return s;
-        },
+        settings: () => db.synchronizerSettings(),
         page: (q) => db.syncPage({ ...q, runningSince }),
         async child({ url, network, action }) {
           if (action !== 'start') return { outcome: action };
@@ -75,7 +70,7 @@ export async function synchronizer(raw: unknown = {}): Promise<void> {
       synchronizer,
     );
   } catch (err) {
-    if (isCancellation(err)) await CancellationScope.nonCancellable(() => stopper.stopSyncs({ networks }));
+    if (isCancellation(err)) await CancellationScope.nonCancellable(() => stopper.stopSyncs());
     throw err;
   }
 }

@@ -9,7 +9,7 @@ import { insertRelays } from '../../activities/store.js';
 import { syncQueue, type SyncStatus, type WindowResult } from '../../common/index.js';
 import type { SyncRow } from '../../activities/sync.js';
 import { createActivities } from '../../workers/activities.js';
-import { coordinatorRunNow, synchronizer, syncStatus } from '../../workflows/index.js';
+import { coordinatorRunNow, synchronizer, syncRelay, syncStatus } from '../../workflows/index.js';
 import { testConfig } from '../helpers/config.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { cancelAndWait, untilCancelled, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
@@ -44,8 +44,11 @@ function lastPass(): Record<string, string> {
 }
 
 let n = 0;
-async function withWorkers<T>(syncWindow: (q: { url: string; since: number; until: number }) => Promise<WindowResult>, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = `sync-coord-${++n}`;
+async function withWorkers<T>(
+  syncWindow: (q: { url: string; since: number; until: number }) => Promise<WindowResult>,
+  fn: (taskQueue: string) => Promise<T>,
+  taskQueue = `sync-coord-${++n}`,
+): Promise<T> {
   // Pages of two relays: a pass spans runs (continue-as-new per page).
   const config = testConfig(t.url, { BIGBROTR__synchronizer__page_size: '2', BIGBROTR__synchronizer__start: '0' });
   const activities = createActivities({ db: t.db, config });
@@ -142,6 +145,42 @@ describe('synchronizer workflow', () => {
         await cancelAndWait(env, h.workflowId);
         await relay.result().catch(() => {});
         assert.equal(await statusOf(`sync/${url}`), 'CANCELLED');
+      },
+    );
+  });
+
+  it('a cancel that reaches the coordinator before its first task (as right after it continues as new) still stops every relay', async () => {
+    const url = 'wss://early.sync.example';
+    await t.db.query('TRUNCATE relay CASCADE');
+    await addRelays([url]);
+    // A relay's workflow, running and asleep (caught up), as an earlier run of the coordinator left
+    // it; its workers run throughout.
+    let asked!: () => void;
+    const caughtUp = new Promise<void>((r) => (asked = r));
+    await withWorkers(
+      async () => {
+        asked();
+        return empty;
+      },
+      async (taskQueue) => {
+        await env.client.workflow.start(syncRelay, { taskQueue, workflowId: `sync/${url}`, args: [{ url, network: 'clearnet' }] });
+        await caughtUp;
+        // The coordinator on a queue no worker polls yet: its start and the cancel both wait for
+        // its first task, which finds the cancel before it has read any setting.
+        const queue = 'sync-coord-early';
+        const h = await env.client.workflow.start(synchronizer, { taskQueue: queue, workflowId: 'synchronizer-early', args: [{}] });
+        await h.cancel();
+        await withWorkers(
+          async () => empty,
+          async () => {
+            await h.result().catch(() => {});
+            assert.equal(await statusOf(h.workflowId), 'CANCELLED');
+            // Awaiting the result lets the test server skip time; the race keeps a relay left running from hanging the test.
+            await Promise.race([env.client.workflow.getHandle(`sync/${url}`).result().catch(() => {}), new Promise((r) => setTimeout(r, 30_000))]);
+            assert.equal(await statusOf(`sync/${url}`), 'CANCELLED');
+          },
+          queue,
+        );
       },
     );
   });
