@@ -1,6 +1,6 @@
 // WebSocket primitives for talking to a relay (NIP-01, NIP-42): open with a deadline and an error
 // that says what failed (so the Validator and the Monitor can count failures by cause), then a
-// queue of relay messages that callers wait on with a matcher and a timeout, and the two
+// queue of parsed relay messages that callers wait on with a matcher and a timeout, and the two
 // probes every health check needs (read: REQ -> EVENT*/EOSE; write: EVENT -> OK -> read back).
 // Relays are strangers on the open network: nothing they send may throw, crash or grow memory
 // without bound; only the socket dying is an error.
@@ -48,7 +48,7 @@ export interface RelayConnection {
   rttOpenMs: number;
   /** HTTP headers of the 101 upgrade response (for NIP-66 `Server`, `X-Powered-By`). */
   upgradeHeaders: Record<string, string | string[] | undefined>;
-  /** Every parsed relay message arrives here in order; malformed frames (not JSON, not an array, unknown type) are counted in `malformed` (on arrival, or when a `next` first looks at them) and skipped, never thrown. */
+  /** Every parsed relay message arrives here in order; malformed frames (not JSON, not an array, unknown type) are counted in `malformed` and skipped, never thrown. */
   malformed: number;
   send(message: unknown[]): void;
   /**
@@ -178,13 +178,7 @@ interface Waiter {
 
 class Connection implements RelayConnection {
   malformed = 0;
-  /**
-   * Messages nobody waited for yet. A frame that arrives while nobody waits is kept as its text and
-   * parsed when a `next` looks at it: a reader busy storing what it read (a sync window archiving a
-   * chunk) lets hundreds of frames queue, and a string costs the garbage collector one object
-   * where a parsed event costs dozens, each copied while it stays young.
-   */
-  private readonly queue: Array<{ text: string; msg?: unknown[] }> = [];
+  private readonly queue: Array<{ msg: unknown[]; bytes: number }> = [];
   private queuedBytes = 0;
   private readonly waiters = new Set<Waiter>(); // in the order they asked
   /** Set once the connection is unusable; every later `next` (after the queue) rejects with it. */
@@ -212,21 +206,14 @@ class Connection implements RelayConnection {
   next<T>(match: (msg: unknown[]) => T | undefined, timeoutMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       for (let i = 0; i < this.queue.length; i++) {
-        const entry = this.queue[i]!;
-        entry.msg ??= parse(entry.text);
-        if (!entry.msg) {
-          this.malformed++;
-          this.queuedBytes -= this.queue.splice(i--, 1)[0]!.text.length;
-          continue;
-        }
         let value: T | undefined;
         try {
-          value = match(entry.msg);
+          value = match(this.queue[i]!.msg);
         } catch (err) {
           return reject(err);
         }
         if (value !== undefined) {
-          this.queuedBytes -= this.queue.splice(i, 1)[0]!.text.length;
+          this.queuedBytes -= this.queue.splice(i, 1)[0]!.bytes;
           if (this.ws.isPaused && !this.overfull()) this.ws.resume();
           return resolve(value);
         }
@@ -256,14 +243,9 @@ class Connection implements RelayConnection {
   }
 
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
-    if (isBinary) {
-      this.malformed++;
-      return;
-    }
-    const text = rawText(data);
-    if (this.waiters.size === 0) return this.enqueue({ text });
-    const msg = parse(text);
-    if (!msg) {
+    const text = isBinary ? undefined : rawText(data);
+    const msg = text === undefined ? undefined : parse(text);
+    if (text === undefined || !msg) {
       this.malformed++;
       return;
     }
@@ -282,19 +264,15 @@ class Connection implements RelayConnection {
         return;
       }
     }
-    this.enqueue({ text, msg });
-  };
-
-  private enqueue(entry: { text: string; msg?: unknown[] }) {
-    this.queue.push(entry);
-    this.queuedBytes += entry.text.length;
+    this.queue.push({ msg, bytes: text.length });
+    this.queuedBytes += text.length;
     if (this.waiters.size === 0) {
       if (this.overfull() && !this.ws.isPaused) this.ws.pause();
     } else {
       // Nobody asked for these, and someone is waiting for something else: let the oldest go.
-      while (this.overfull()) this.queuedBytes -= this.queue.shift()!.text.length;
+      while (this.overfull()) this.queuedBytes -= this.queue.shift()!.bytes;
     }
-  }
+  };
 
   private readonly onError = (err: Error) => this.fail(classify(err, this.url, 'open-connection'));
 
