@@ -63,7 +63,7 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   const linkIds = [...candidates.keys()];
   const { rows: written } = await db.query<{ inserted: number; linked: number }>(
     `SELECT ${EVENT_INSERT} AS inserted,
-            event_relay_insert($8::bytea[], array_fill($9::text, ARRAY[cardinality($8::bytea[])]), array_fill($10::bigint, ARRAY[cardinality($8::bytea[])])) AS linked`,
+            event_relay_link($8::bytea[], $9::text, $10::bigint) AS linked`,
     [...eventColumns(verified), linkIds.map(byteaHex), relayUrl, seenAt],
   );
   result.inserted = written[0]?.inserted ?? 0;

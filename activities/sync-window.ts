@@ -199,7 +199,7 @@ async function linkKnown(db: Db, url: string, ids: string[], since: number, unti
      )
      SELECT (SELECT coalesce(array_agg(encode(id, 'hex')), '{}') FROM unnest(k.ids) AS id) AS known,
             (SELECT coalesce(array_agg(encode(id, 'hex')), '{}') FROM found WHERE NOT inside) AS outside,
-            event_relay_insert(k.ids, array_fill($2::text, ARRAY[cardinality(k.ids)]), array_fill($5::bigint, ARRAY[cardinality(k.ids)])) AS linked
+            event_relay_link(k.ids, $2::text, $5::bigint) AS linked
      FROM k`,
     [ids.map(byteaHex), url, since, until, seenAt],
   );
