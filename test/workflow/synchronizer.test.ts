@@ -20,6 +20,17 @@ withEnvironmentAndDatabase((e, db) => ([env, t] = [e, db]));
 
 const empty: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false };
 const addRelays = (urls: string[]) => insertRelays(t.db, urls.map((url) => ({ url, network: 'clearnet' as const, discoveredAt: 1 })));
+/** The relay table holding only `url`. */
+async function onlyRelay(url: string): Promise<void> {
+  await t.db.query('TRUNCATE relay CASCADE');
+  await addRelays([url]);
+}
+/** A promise, and the function that resolves it (a fake activity telling the test it ran). */
+function signal(): { fired: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const fired = new Promise<void>((r) => (fire = r));
+  return { fired, fire };
+}
 const statusOf = async (id: string) => (await env.client.workflow.getHandle(id).describe()).status.name;
 
 /** Polls (in real time: nothing here waits on a timer) until `check` holds. */
@@ -127,19 +138,17 @@ describe('synchronizer workflow', () => {
 
   it('a relay whose window is in flight when the coordinator is cancelled: the window is cancelled, the relay workflow ends cancelled', async () => {
     const url = 'wss://busy.sync.example';
-    await t.db.query('TRUNCATE relay CASCADE');
-    await addRelays([url]);
-    let started!: () => void;
-    const inFlight = new Promise<void>((r) => (started = r));
+    await onlyRelay(url);
+    const inFlight = signal();
     await withWorkers(
       // A window that never ends by itself: it heartbeats until cancelled, as a real one does.
       async () => {
-        started();
+        inFlight.fire();
         return untilCancelled();
       },
       async (taskQueue) => {
         const h = await env.client.workflow.start(synchronizer, { taskQueue, workflowId: `synchronizer-${n}`, args: [{}] });
-        await inFlight;
+        await inFlight.fired;
         const relay = env.client.workflow.getHandle(`sync/${url}`);
         assert.equal((await relay.query(syncStatus)).windows, 0);
         await cancelAndWait(env, h.workflowId);
@@ -151,20 +160,18 @@ describe('synchronizer workflow', () => {
 
   it('a cancel that reaches the coordinator before its first task (as right after it continues as new) still stops every relay', async () => {
     const url = 'wss://early.sync.example';
-    await t.db.query('TRUNCATE relay CASCADE');
-    await addRelays([url]);
+    await onlyRelay(url);
     // A relay's workflow, running and asleep (caught up), as an earlier run of the coordinator left
     // it; its workers run throughout.
-    let asked!: () => void;
-    const caughtUp = new Promise<void>((r) => (asked = r));
+    const caughtUp = signal();
     await withWorkers(
       async () => {
-        asked();
+        caughtUp.fire();
         return empty;
       },
       async (taskQueue) => {
         await env.client.workflow.start(syncRelay, { taskQueue, workflowId: `sync/${url}`, args: [{ url, network: 'clearnet' }] });
-        await caughtUp;
+        await caughtUp.fired;
         // The coordinator on a queue no worker polls yet: its start and the cancel both wait for
         // its first task, which finds the cancel before it has read any setting.
         const queue = 'sync-coord-early';
