@@ -44,18 +44,18 @@ export async function createWorkers(opts: {
   for (const network of NETWORKS) {
     const { proxy, concurrency } = config.networks[network];
     if (network !== 'clearnet' && !proxy) continue;
-    const activities = createNetworkActivities({ config, network, db });
+    const { syncWindow, ...checks } = createNetworkActivities({ config, network, db });
     workers.push(
       await Worker.create({
         ...base,
         taskQueue: networkQueue(config.temporal.task_queue, network),
-        activities,
+        activities: checks,
         maxConcurrentActivityTaskExecutions: concurrency,
       }),
       await Worker.create({
         ...base,
         taskQueue: syncQueue(config.temporal.task_queue, network),
-        activities: { syncWindow: activities.syncWindow },
+        activities: { syncWindow },
         maxConcurrentActivityTaskExecutions: config.synchronizer.windows_in_flight,
       }),
     );

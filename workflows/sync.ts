@@ -85,8 +85,8 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const net = proxyActivities<NetworkActivities>({
     taskQueue: syncQueue(workflowInfo().taskQueue, input.network),
     startToCloseTimeout: '10 minutes',
-    // The window heartbeats on every relay message, and waits at most the network's timeout (30 s
-    // for overlay networks) for one: a worker that dies gives its window to another within a minute.
+    // The window heartbeats as relay messages come (once a second at most), and waits at most the
+    // network's timeout (30 s for overlay networks) for one: a worker that dies gives its window to another within a minute.
     heartbeatTimeout: '1 minute',
     // A failing relay backs off: 10 s, 20 s, ... up to an hour between attempts, for ever.
     retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
