@@ -5,14 +5,15 @@ import { ApplicationFailure, cancellationSignal, heartbeat } from '@temporalio/a
 import { hexToBytes } from 'nostr-tools/utils';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { minePow } from 'nostr-tools/nip13';
-import { RELAY_GONE, type MonitorCheck, type MonitorSummary, type Network, type ProbeOutcome, type WindowResult } from '../common/index.js';
+import { RELAY_GONE, type MonitorCheck, type MonitorSummary, type Network, type ProbeOutcome, type SpanQuery, type SpanResult } from '../common/index.js';
 import type { Config } from '../workers/config.js';
 import type { Db } from './db.js';
 import { storeMetadata, type MetadataRow } from './metadata.js';
 import { fetchNip11 } from './nip11.js';
 import { NegentropyError } from './negentropy.js';
 import { checkDns, checkTls, GeoIp } from './nip66-checks.js';
-import { openRelay, probeRead, probeWrite, RelayError, socksAgent, type ReadProbe } from './relay-socket.js';
+import { openRelay, probeRead, probeWrite, RelayError, socksAgent, type ReadProbe, type RelayConnection } from './relay-socket.js';
+import { syncSpan } from './sync-span.js';
 import { negentropyWindow, reqWindow } from './sync-window.js';
 
 export interface NetworkDeps {
@@ -210,45 +211,51 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
     },
 
     /**
-     * The Synchronizer's window `since <= created_at <= until` of one relay, archived (verified,
-     * with this relay as a source) before the counts are returned. A relay that speaks NIP-77 is
-     * reconciled and asked by id for only what the archive lacks: the window is complete however
-     * many events it holds. Any other is asked with a REQ of `limit` (see sync-window.ts); its
-     * silence on NIP-77 is remembered for a while, so each window does not ask again. A relay
-     * that does not finish the window (no EOSE, closes, garbage) throws: Temporal retries it with
-     * backoff. Re-running a window rewrites the same rows.
+     * The Synchronizer's windows of one relay from `q.cursor + 1` towards `q.target` (see
+     * sync-span.ts), over one connection, each archived (verified, with this relay as a source)
+     * before the next is asked; returns the cursor reached and the counts. A relay that speaks
+     * NIP-77 is reconciled and asked by id for only what the archive lacks: its windows are
+     * complete however many events they hold. Any other is asked with a REQ of `limit` (see
+     * sync-window.ts); its silence on NIP-77 is remembered for a while, so each window does not
+     * ask again. A relay that does not finish a window (no EOSE, closes, garbage) throws: Temporal
+     * retries the activity with backoff, from the last complete window. Re-running a window
+     * rewrites the same rows.
      */
-    async syncWindow(q: { url: string; network: Network; since: number; until: number; limit: number }): Promise<WindowResult> {
+    async syncWindows(q: SpanQuery): Promise<SpanResult> {
       if (unreachable) throw new Error(unreachable);
       const open = () => openRelay(q.url, { timeoutMs: timeout, agent, signal: cancellationSignal() });
-      let conn = await open();
+      let conn: RelayConnection | undefined;
       try {
-        if ((noNegentropyUntil.get(q.url) ?? 0) <= Date.now()) {
-          let r;
-          try {
-            r = await negentropyWindow(conn, db, q, timeout);
-          } catch (err) {
-            // Garbage in its NIP-77 answers says nothing of its REQs: a retry on this worker reads with REQ.
-            if (err instanceof NegentropyError) noNegentropyUntil.set(q.url, Date.now() + NEGENTROPY_RECHECK_MS);
-            throw err;
+        return await syncSpan(q, async (w, beat) => {
+          conn ??= await open();
+          conn.discardQueued(); // what the last window left (a NOTICE, a CLOSED for our CLOSE)
+          if ((noNegentropyUntil.get(q.url) ?? 0) <= Date.now()) {
+            let r;
+            try {
+              r = await negentropyWindow(conn, db, w, timeout, beat);
+            } catch (err) {
+              // Garbage in its NIP-77 answers says nothing of its REQs: a retry on this worker reads with REQ.
+              if (err instanceof NegentropyError) noNegentropyUntil.set(q.url, Date.now() + NEGENTROPY_RECHECK_MS);
+              throw err;
+            }
+            if (!('supported' in r)) return r;
+            if (r.lasting) noNegentropyUntil.set(q.url, Date.now() + NEGENTROPY_RECHECK_MS);
+            if (r.connectionLost) {
+              conn.close();
+              conn = await open();
+            }
           }
-          if (!('supported' in r)) return r;
-          if (r.lasting) noNegentropyUntil.set(q.url, Date.now() + NEGENTROPY_RECHECK_MS);
-          if (r.connectionLost) {
-            conn.close();
-            conn = await open();
-          }
-        }
-        return await reqWindow(conn, db, q, timeout);
+          return await reqWindow(conn, db, w, timeout, beat);
+        });
       } catch (err) {
-        // The relay row went while the window was read (its links would point at nothing): no
+        // The relay row went while a window was read (its links would point at nothing): no
         // retry can succeed, and the workflow ends as for a relay gone.
         if ((err as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
           throw ApplicationFailure.create({ type: RELAY_GONE, message: `${q.url} is no longer in the relay table`, nonRetryable: true });
         }
         throw err;
       } finally {
-        conn.close();
+        conn?.close();
       }
     },
   };

@@ -57,6 +57,12 @@ export interface RelayConnection {
    * between two calls), rejects with RelayError on timeout/close/abort.
    */
   next<T>(match: (msg: unknown[]) => T | undefined, timeoutMs: number): Promise<T>;
+  /**
+   * Drops the messages no `next` has taken: on a connection used for one exchange after another,
+   * what the last one left (a NOTICE, a CLOSED answering our CLOSE) would otherwise be scanned by
+   * every later `next` until the queue's cap.
+   */
+  discardQueued(): void;
   close(): void;
 }
 
@@ -231,6 +237,12 @@ class Connection implements RelayConnection {
       this.waiters.add(waiter);
       if (this.ws.isPaused) this.ws.resume(); // what it waits for is behind what fills the queue
     });
+  }
+
+  discardQueued(): void {
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    if (this.ws.isPaused) this.ws.resume();
   }
 
   close(): void {

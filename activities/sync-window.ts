@@ -5,7 +5,6 @@
 // relay's, then links the events the archive has from other relays and fetches only the rest by
 // id: complete however many events the window holds, so never full (unless too big for one
 // activity, below). Every event fetched goes through archiveEvents, which verifies it.
-import { heartbeat } from '@temporalio/activity';
 import type { WindowResult } from '../common/index.js';
 import { archiveEvents, type ArchiveResult } from './archive.js';
 import type { Db } from './db.js';
@@ -39,15 +38,17 @@ const ARCHIVE_CHUNK = 1000;
 type Archive = (events: unknown[]) => Promise<void>;
 /** Heartbeats while reading a subscription; the activity's heartbeat timeout is a minute. */
 const HEARTBEAT_EVERY_MS = 1000;
+/** The activity's heartbeat (it carries the span's progress, see sync-span.ts). */
+type Beat = () => void;
 
 /** The relay did not take our NEG-OPEN: read the window with REQ instead. */
 export type Fallback = Extract<Reconciliation, { supported: false }>;
 
 /** NIP-01: the newest `limit` events of the window, read to EOSE, archived as they come. */
-export async function reqWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number): Promise<WindowResult> {
+export async function reqWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number, beat: Beat): Promise<WindowResult> {
   const result: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false, method: 'req' };
   const seenAt = Math.floor(Date.now() / 1000);
-  const read = await readSubscription(conn, `sync-${q.since}`, { since: q.since, until: q.until, limit: q.limit }, q.limit, timeoutMs, async (events) =>
+  const read = await readSubscription(conn, `sync-${q.since}-${q.until}`, { since: q.since, until: q.until, limit: q.limit }, q.limit, timeoutMs, beat, async (events) =>
     sum(result, await archiveEvents(db, q.url, events, seenAt)),
   );
   result.full = read >= q.limit;
@@ -55,7 +56,7 @@ export async function reqWindow(conn: RelayConnection, db: Db, q: WindowQuery, t
 }
 
 /** NIP-77: reconcile, link what the archive has, fetch the rest by id; a Fallback when the relay does not take it. */
-export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number): Promise<WindowResult | Fallback> {
+export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number, beat: Beat): Promise<WindowResult | Fallback> {
   const oneSecond = q.since === q.until;
   const result: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false, method: 'negentropy', unserved: 0 };
   // Our side is empty: the relay lists every id of the window (32 bytes each) and one indexed
@@ -67,19 +68,19 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
 
   const maxNeed = oneSecond ? MAX_NEED_ONE_SECOND : q.limit * FETCHES_PER_WINDOW;
   const rec = await reconcile(conn, {
-    subId: `neg-${q.since}`,
+    subId: `neg-${q.since}-${q.until}`,
     filter: { since: q.since, until: q.until },
     ours,
     timeoutMs,
     maxNeed,
-    onRound: (need) => heartbeat({ reconciling: need }),
+    onRound: beat,
   });
   if (!rec.supported) return rec;
   const need = rec.need.slice(0, maxNeed);
   result.full = rec.stoppedEarly || rec.need.length > maxNeed;
 
   const seenAt = Math.floor(Date.now() / 1000);
-  const fetcher = new IdFetcher(conn, q.limit, timeoutMs, async (events) => sum(result, await archiveEvents(db, q.url, events, seenAt)));
+  const fetcher = new IdFetcher(conn, `ids-${q.since}-${q.until}`, q.limit, timeoutMs, beat, async (events) => sum(result, await archiveEvents(db, q.url, events, seenAt)));
   // Batch by batch: one SQL call links the batch's ids the archive has, the rest is fetched and
   // archived, so memory holds one batch of events, and a retried activity fetches again only what
   // the archive still lacks.
@@ -95,7 +96,7 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
     const fetched = await fetcher.fetch(batch.filter((id) => !have.has(id)));
     result.unserved! += fetched.unserved;
     if (fetched.unasked) add(result.invalid, 'not-asked', fetched.unasked);
-    heartbeat({ fetched: Math.min(i + q.limit, need.length), of: need.length });
+    beat();
   }
   return result;
 }
@@ -112,8 +113,11 @@ class IdFetcher {
 
   constructor(
     private readonly conn: RelayConnection,
+    /** Prefix of the REQs' subscription ids: unique per window on a connection that serves several. */
+    private readonly subPrefix: string,
     limit: number,
     private readonly timeoutMs: number,
+    private readonly beat: Beat,
     private readonly archive: Archive,
   ) {
     this.size = limit;
@@ -128,7 +132,7 @@ class IdFetcher {
       const ask = pending.slice(0, this.size);
       const asked = new Set(ask);
       const served = new Set<string>();
-      await readSubscription(this.conn, `ids-${this.reqs++}`, { ids: ask, limit: ask.length }, ask.length, this.timeoutMs, async (got) => {
+      await readSubscription(this.conn, `${this.subPrefix}-${this.reqs++}`, { ids: ask, limit: ask.length }, ask.length, this.timeoutMs, this.beat, async (got) => {
         const events: unknown[] = [];
         for (const e of got) {
           const id = (e as { id?: unknown }).id;
@@ -154,7 +158,9 @@ class IdFetcher {
  * come (so a window's events are not all held at once); returns how many came. More than twice
  * `expected` events is a broken relay.
  */
-async function readSubscription(conn: RelayConnection, sub: string, filter: Record<string, unknown>, expected: number, timeoutMs: number, archive: Archive): Promise<number> {
+async function readSubscription(
+  conn: RelayConnection, sub: string, filter: Record<string, unknown>, expected: number, timeoutMs: number, beat: Beat, archive: Archive,
+): Promise<number> {
   conn.send(['REQ', sub, filter]);
   let chunk: unknown[] = [];
   let received = 0;
@@ -174,7 +180,7 @@ async function readSubscription(conn: RelayConnection, sub: string, filter: Reco
       // was 15% of the worker's time with one call per event.
       if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS) {
         lastBeat = Date.now();
-        heartbeat(received);
+        beat();
       }
     } else if (msg[0] === 'EOSE') break;
     else throw new RelayError('closed', `${conn.url} closed the window: ${String(msg[2] ?? '')}`);

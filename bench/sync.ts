@@ -8,7 +8,7 @@
 // linked). A pass ends when every workflow's cursor is past the last event; the archive's counts
 // are then checked. Prints wall time and events/s per pass, the worker's RSS (peak, and at each
 // quarter of each pass), CPU by process and by worker thread, the largest workflow history
-// among the sync workflows, and the verifier the worker used.
+// among the sync workflows, the verifier the worker used, and this machine's speed (bench/calibrate.ts).
 //
 // Settings (environment): BENCH_LIMIT (synchronizer.limit, default 5000), BENCH_MAX_WINDOW
 // (synchronizer.max_window, default 4h), BENCH_SPAN (seconds the events spread over, default one
@@ -24,6 +24,7 @@ import type { SyncStatus } from '../common/index.js';
 import { workerNodeFlags } from '../workers/heap.js';
 import type { TestDatabase } from '../test/helpers/db.js';
 import { busiestThreads, cpuOfAll, cpuSeconds, machineBusy, memory, processes, threadCpu } from './proc.js';
+import { nativeVerifyRate } from './calibrate.js';
 import { benchStack } from './stack.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -35,6 +36,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const count = async (t: TestDatabase, table: string) => Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n);
 
+// Read first, with the machine idle: the speed this run's figures should be read against.
+const verifyRate = await nativeVerifyRate();
 const { t, env, stop } = await benchStack();
 let relaysProcess: ChildProcess | undefined;
 let worker: ChildProcess | undefined;
@@ -179,6 +182,7 @@ try {
     `last quarter vs first: ${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(0)}% (${Math.abs(growth) <= 0.1 ? 'flat' : growth > 0 ? 'growing' : 'shrinking'})`);
   say(`largest history     ${largest.length} events (${largest.id}, run ${largest.run}; target <= 10,000)`);
   say(`verifier            ${verifier}`);
+  say(`this machine        ${verifyRate === undefined ? 'native verifier not installed' : `${verifyRate.toLocaleString()} events/s verified on one core (native; the issue's machine: 21,500)`}`);
 } finally {
   await stop(worker, relaysProcess);
 }

@@ -11,9 +11,9 @@ export function networkQueue(baseQueue: string, network: Network): string {
 }
 
 /**
- * The task queue of a network's sync windows, `<base>-clearnet-sync`, ...: apart from the
- * network's short checks, so that each worker holds at most `synchronizer.windows_in_flight`
- * windows (each holds up to a chunk of events in memory) however many relays there are.
+ * The task queue of a network's sync activities, `<base>-clearnet-sync`, ...: apart from the
+ * network's short checks, so that each worker reads at most `synchronizer.relays_in_flight`
+ * relays at once, a window each (holding up to a chunk of events in memory), however many relays there are.
  */
 export function syncQueue(baseQueue: string, network: Network): string {
   return `${networkQueue(baseQueue, network)}-sync`;

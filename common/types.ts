@@ -176,6 +176,41 @@ export interface WindowResult {
   unserved?: number;
 }
 
+/**
+ * One syncWindows activity: windows of one relay from `cursor + 1` up to `target`, each at most
+ * `maxWindowSec`, starting at `windowSec` (see activities/sync-span.ts).
+ */
+export interface SpanQuery {
+  url: string;
+  network: Network;
+  cursor: number;
+  windowSec: number;
+  target: number;
+  limit: number;
+  maxWindowSec: number;
+}
+
+/** What a syncWindows activity did: where the cursor got to, the next window's size, and the counts. */
+export interface SpanResult {
+  cursor: number;
+  windowSec: number;
+  /** Windows asked (a split window counts each time it is asked). */
+  windows: number;
+  /** Windows that came back full and were asked again in half. */
+  splits: number;
+  /** Windows reconciled over NIP-77 (negentropy); the others were read with REQ. */
+  negentropyWindows: number;
+  /** One-second windows still full: events beyond `limit` in that second could not be paged. */
+  fullSeconds: number;
+  received: number;
+  inserted: number;
+  known: number;
+  linked: number;
+  invalid: Record<string, number>;
+  /** Negentropy: ids the relay listed but did not serve when asked for them. */
+  unserved: number;
+}
+
 export interface SyncStatus {
   url: string;
   /** Every event with created_at <= cursor that the relay serves is archived. */
@@ -183,6 +218,8 @@ export interface SyncStatus {
   windowSec: number;
   windows: number;
   splits: number;
+  /** Windows reconciled over NIP-77 (negentropy); the others were read with REQ. */
+  negentropyWindows: number;
   received: number;
   inserted: number;
   invalid: Record<string, number>;

@@ -81,8 +81,8 @@ const configSchema = z.strictObject({
       /** Relays that sync more often (their URLs as the relay table has them), and how often. */
       priority_relays: z.array(z.string()).default([]),
       priority_interval: duration.default(60_000),
-      /** Sync windows one worker runs at once per network (its memory: each holds up to 1,000 events). */
-      windows_in_flight: z.number().int().min(1).max(1000).default(20),
+      /** Relays one worker syncs at once per network, one window at a time each (its memory: a window holds up to 1,000 events). */
+      relays_in_flight: z.number().int().min(1).max(1000).default(20),
       /** The coordinator: how often it looks for relays without a sync workflow, and rows per page. */
       pass_interval: duration.default(900_000),
       page_size: z.number().int().min(1).max(1000).default(1000),

@@ -1,8 +1,8 @@
 // The worker process's V8 heap cap. Without one, V8 lets the garbage of the sync windows pile up
 // to hundreds of MB between collections (the worker's RSS swung between 340 and 610 MB in
 // bench:sync, with about 30 MB live after each collection); with 256 MB the RSS stays near
-// 320 MB, flat. What is live at once is bounded by design: `synchronizer.windows_in_flight` windows
-// per network, each holding a chunk of at most 1,000 events. The npm scripts that run workers
+// 320 MB, flat. What is live at once is bounded by design: `synchronizer.relays_in_flight` relays
+// per network, one window each, each holding a chunk of at most 1,000 events. The npm scripts that run workers
 // (`start`, `start-workers`) pass the flag; BIGBROTR_WORKER_HEAP_MB changes it.
 import { getHeapStatistics } from 'node:v8';
 

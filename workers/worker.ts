@@ -19,8 +19,8 @@ const WORKFLOW_SOURCES = ['../workflows/', '../common/'].map((d) => new URL(d, i
 /**
  * Applies the schema (safe from many workers at once), then builds this process's workers: one on
  * the base task queue (workflows and database activities), and two per network it can reach: its
- * checks on the network's queue, limited to the network's concurrency, and its sync windows on
- * the network's sync queue, limited to `synchronizer.windows_in_flight`. An overlay network without a
+ * checks on the network's queue, limited to the network's concurrency, and its sync activities on
+ * the network's sync queue, limited to `synchronizer.relays_in_flight`. An overlay network without a
  * proxy here is left to workers that have one.
  */
 export async function createWorkers(opts: {
@@ -44,7 +44,7 @@ export async function createWorkers(opts: {
   for (const network of NETWORKS) {
     const { proxy, concurrency } = config.networks[network];
     if (network !== 'clearnet' && !proxy) continue;
-    const { syncWindow, ...checks } = createNetworkActivities({ config, network, db });
+    const { syncWindows, ...checks } = createNetworkActivities({ config, network, db });
     workers.push(
       await Worker.create({
         ...base,
@@ -55,8 +55,13 @@ export async function createWorkers(opts: {
       await Worker.create({
         ...base,
         taskQueue: syncQueue(config.temporal.task_queue, network),
-        activities: { syncWindow },
-        maxConcurrentActivityTaskExecutions: config.synchronizer.windows_in_flight,
+        activities: { syncWindows },
+        maxConcurrentActivityTaskExecutions: config.synchronizer.relays_in_flight,
+        // A sync activity's heartbeats carry its progress (the last complete window), which a
+        // retry resumes from: sent every 5 s at most (not the SDK's 48 s for a 1-minute timeout),
+        // a killed worker costs its successor 5 s of windows to read again, for one call per
+        // relay in flight every 5 s.
+        maxHeartbeatThrottleInterval: '5 seconds',
       }),
     );
   }

@@ -5,12 +5,12 @@
 // coordinator cancels them all; cancel on one relay's workflow stops only that relay, which the
 // coordinator then leaves stopped until it is itself started again.
 //
-// A relay's workflow archives window by window, its cursor in its own state (continue-as-new
-// carries it). A window [cursor+1, cursor+size] up to now - end_lag is asked with `limit`; if it
-// comes back full it may be incomplete, so it is split in two, down to one second; a complete
-// window advances the cursor and the next one doubles (up to max_window). Once caught up it
-// sleeps `interval` (shorter for priority relays; the `runNow` signal cuts it short). A relay
-// that fails is retried by Temporal's retry policy, with backoff, on durable timers.
+// A relay's workflow archives up to now - end_lag, its cursor in its own state (continue-as-new
+// carries it). Each syncWindows activity reads windows from the cursor on for up to 30 s (split
+// when full, down to one second: activities/sync-span.ts) and returns the cursor it reached and
+// the next window's size, which the workflow passes to the next one. Once caught up it sleeps
+// `interval` (shorter for priority relays; the `runNow` signal cuts it short). A relay that fails
+// is retried by Temporal's retry policy, with backoff, on durable timers.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -75,8 +75,8 @@ export async function synchronizer(raw: unknown = {}): Promise<void> {
   }
 }
 
-/** Windows a run handles before it continues as new (its history stays small). */
-const WINDOWS_PER_RUN = 500;
+/** syncWindows activities a run makes before it continues as new (its history stays small). */
+const SPANS_PER_RUN = 200;
 /** Rounds (a catch-up and a sleep) a run handles before it continues as new. */
 const ROUNDS_PER_RUN = 100;
 
@@ -85,8 +85,10 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const net = proxyActivities<NetworkActivities>({
     taskQueue: syncQueue(workflowInfo().taskQueue, input.network),
     startToCloseTimeout: '10 minutes',
-    // The window heartbeats as relay messages come (once a second at most), and waits at most the
-    // network's timeout (30 s for overlay networks) for one: a worker that dies gives its window to another within a minute.
+    // The activity heartbeats as relay messages come (once a second at most) and after each
+    // window, and waits at most the network's timeout (30 s for overlay networks) for a message: a
+    // worker that dies gives its activity to another within a minute, which resumes after the
+    // last complete window its heartbeats recorded.
     heartbeatTimeout: '1 minute',
     // A failing relay backs off: 10 s, 20 s, ... up to an hour between attempts, for ever.
     retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
@@ -100,6 +102,7 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
     windowSec: input.windowSec ?? 1,
     windows: carried.windows ?? 0,
     splits: carried.splits ?? 0,
+    negentropyWindows: carried.negentropyWindows ?? 0,
     received: carried.received ?? 0,
     inserted: carried.inserted ?? 0,
     invalid: carried.invalid ?? {},
@@ -113,39 +116,35 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   if (input.cursor === undefined) status.cursor = settings.start - 1;
   if (input.windowSec === undefined) status.windowSec = settings.maxWindowSec;
 
-  let windows = 0;
-  for (let round = 0; round < ROUNDS_PER_RUN && windows < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested; round++) {
+  let spans = 0;
+  for (let round = 0; round < ROUNDS_PER_RUN && spans < SPANS_PER_RUN && !workflowInfo().continueAsNewSuggested; round++) {
     if (round > 0) settings = await db.syncSettings({ url: input.url });
     if (!settings.listed) return ended(status);
     status.phase = 'syncing';
     const target = Math.floor(Date.now() / 1000) - settings.endLagSec;
-    while (status.cursor < target && windows < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested) {
-      const since = status.cursor + 1;
-      const until = Math.min(status.cursor + status.windowSec, target);
+    while (status.cursor < target && spans < SPANS_PER_RUN && !workflowInfo().continueAsNewSuggested) {
       let r;
       try {
-        r = await net.syncWindow({ url: input.url, network: input.network, since, until, limit: settings.limit });
+        r = await net.syncWindows({
+          url: input.url, network: input.network, cursor: status.cursor, windowSec: status.windowSec,
+          target, limit: settings.limit, maxWindowSec: settings.maxWindowSec,
+        });
       } catch (err) {
         if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === RELAY_GONE)) throw err;
         return ended(status);
       }
-      windows++;
-      status.windows++;
+      spans++;
+      status.cursor = r.cursor;
+      status.windowSec = r.windowSec;
+      status.windows += r.windows;
+      status.splits += r.splits;
+      status.negentropyWindows += r.negentropyWindows;
+      status.fullSeconds += r.fullSeconds;
       status.received += r.received;
       status.inserted += r.inserted;
       for (const [k, v] of Object.entries(r.invalid)) status.invalid[k] = (status.invalid[k] ?? 0) + v;
-      if (r.full && until > since) {
-        // Possibly incomplete: ask again for the first half (its events are archived already, so
-        // the repeat costs links only).
-        status.windowSec = Math.max(1, Math.floor((until - since + 1) / 2));
-        status.splits++;
-        continue;
-      }
-      if (r.full) status.fullSeconds++; // one second holding more than `limit` events: see README
-      status.cursor = until;
-      status.windowSec = nextWindow(until - since + 1, r.method === 'negentropy' ? 0 : r.received, settings.limit, settings.maxWindowSec);
     }
-    if (status.cursor < target) break; // the run's share of windows is done: continue as new
+    if (status.cursor < target) break; // the run's share of activities is done: continue as new
     status.phase = 'caught up';
     wake = false;
     await condition(() => wake, settings.intervalMs); // a durable timer; runNow cuts it short
@@ -161,15 +160,4 @@ function ended(status: SyncStatus): SyncStatus {
   status.phase = 'ended';
   status.ended = 'the relay is no longer in the relay table';
   return status;
-}
-
-/**
- * The next window after a complete one of `sec` seconds that held `served` events: sized for about
- * half of `limit` at the same density (doubling every time had every other window come back full,
- * asked twice), at most twice as long, at least one second. A negentropy window is never full, so
- * it just doubles.
- */
-function nextWindow(sec: number, served: number, limit: number, maxSec: number): number {
-  const factor = served === 0 ? 2 : Math.min(2, limit / 2 / served);
-  return Math.max(1, Math.min(maxSec, Math.floor(sec * factor)));
 }

@@ -2,14 +2,15 @@
 // entry (workers/start-workers.ts) in its own process, PostgreSQL, a relay on a local socket with
 // 20,000 events. The worker is killed (SIGKILL: no shutdown, a window's activity cut off wherever it
 // was) in the middle of the sync; a new worker finishes it. Nothing may be lost or stored twice, and
-// the sync resumes at its cursor: the workflow's history has every window, and they tile the
-// archive's seconds with no gap and no step back across the crash.
+// the sync resumes where it was: each syncWindows activity in the workflow's history begins at the
+// cursor the last one returned, the retried one at the progress its heartbeats recorded, and the
+// windows the relay was asked tile the archive's seconds with no gap, across the crash too.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { insertRelays } from '../../activities/store.js';
-import type { SyncStatus } from '../../common/index.js';
+import type { SpanQuery, SpanResult, SyncStatus } from '../../common/index.js';
 import { temporalExecutable } from '../../workers/temporal-binaries.js';
 import { syncRelay, syncStatus } from '../../workflows/index.js';
 import { BulkSigner, seeded, trafficTemplate } from '../helpers/bulk-events.js';
@@ -91,19 +92,31 @@ async function startWorker(): Promise<WorkerProcess> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const handle = () => env.client.workflow.getHandle(`sync/${relay.url}`);
 
-/** The windows the workflow asked, in order, from its history (the activity's input). */
-async function windowsAsked(): Promise<Array<{ since: number; until: number }>> {
-  const history = await handle().fetchHistory();
-  const out: Array<{ since: number; until: number }> = [];
-  for (const e of history.events ?? []) {
-    const a = e.activityTaskScheduledEventAttributes;
-    if (a?.activityType?.name !== 'syncWindow') continue;
-    const payload = a.input?.payloads?.[0]?.data;
-    assert.ok(payload, 'a syncWindow input');
-    const q = JSON.parse(Buffer.from(payload).toString('utf8')) as { since: number; until: number };
-    out.push({ since: q.since, until: q.until });
+const json = <T>(p: { payloads?: Array<{ data?: Uint8Array | null }> | null } | null | undefined): T | undefined => {
+  const data = p?.payloads?.[0]?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as T) : undefined;
+};
+
+/**
+ * The syncWindows activities of the workflow's history, in order: the cursor each began from, the
+ * cursor it returned, its attempts and the last failure.
+ */
+async function spans(): Promise<Array<{ from: number; to?: number; attempt: number; failure?: string }>> {
+  const out = new Map<number, { from: number; to?: number; attempt: number; failure?: string }>();
+  for (const e of (await handle().fetchHistory()).events ?? []) {
+    const id = Number(e.eventId);
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name === 'syncWindows') out.set(id, { from: json<SpanQuery>(scheduled.input)!.cursor, attempt: 1 });
+    const started = e.activityTaskStartedEventAttributes;
+    const span = out.get(Number(started?.scheduledEventId ?? e.activityTaskCompletedEventAttributes?.scheduledEventId));
+    if (started && span) {
+      span.attempt = started.attempt ?? 1;
+      span.failure = started.lastFailure?.message ?? undefined;
+    }
+    const completed = e.activityTaskCompletedEventAttributes;
+    if (completed && span) span.to = json<SpanResult>(completed.result)!.cursor;
   }
-  return out;
+  return [...out.values()];
 }
 
 describe('sync crash safety', () => {
@@ -115,13 +128,19 @@ describe('sync crash safety', () => {
     try {
       await env.client.workflow.start(syncRelay, { taskQueue: TASK_QUEUE, workflowId: `sync/${relay.url}`, args: [{ url: relay.url, network: 'clearnet' }] });
 
-      // Some of the archive, not all: kill the worker then, wherever its window is.
+      // Some of the archive, not all: kill the worker once the server holds the progress of the
+      // activity in hand (a heartbeat past the cursor it began from), wherever its window is.
       const deadline = Date.now() + 60_000;
-      while ((await count(t.db, 'SELECT id FROM event')) < EVENTS / 4) {
-        assert.ok(Date.now() < deadline, `a quarter of the events archived within 60 s:\n${first.output()}`);
-        await sleep(50);
+      let before: SyncStatus;
+      let recorded: number | undefined;
+      for (;;) {
+        assert.ok(Date.now() < deadline, `an activity's progress recorded within 60 s:\n${first.output()}`);
+        before = await handle().query(syncStatus);
+        const pending = (await handle().describe()).raw.pendingActivities?.[0];
+        recorded = json<SpanResult>(pending?.heartbeatDetails)?.cursor;
+        if (recorded !== undefined && recorded > before.cursor) break;
+        await sleep(100);
       }
-      const before: SyncStatus = await handle().query(syncStatus);
       first.child.kill('SIGKILL');
       assert.equal(await first.exited, 'SIGKILL');
       const killedAt = Date.now();
@@ -132,11 +151,11 @@ describe('sync crash safety', () => {
       assert.ok(archived > 0 && archived < EVENTS, `the kill came mid-sync (${archived} of ${EVENTS} archived)`);
       assert.equal(await count(t.db, 'SELECT 1 FROM event e WHERE NOT EXISTS (SELECT 1 FROM event_relay r WHERE r.event_id = e.id)'), 0, 'no event without its link');
       assert.ok(before.cursor >= start - 1 && before.cursor < start + 6 * 3600, `cursor ${before.cursor} mid-way`);
-      const windowsBefore = (await windowsAsked()).length;
+      const windowsBefore = relay.reqs.length;
       console.log(`# killed the worker after ${killedAt - started} ms: ${archived} events archived, cursor ${before.cursor - start} s into the archive, ${windowsBefore} windows asked`);
 
       second = await startWorker();
-      // The window the dead worker held is retried once its heartbeat timeout (2 minutes, set by
+      // The activity the dead worker held is retried once its heartbeat timeout (a minute, set by
       // the workflow) has passed; the sync then finishes. The cursor only moves forward meanwhile.
       let s: SyncStatus = before;
       const finish = Date.now() + 240_000;
@@ -160,30 +179,44 @@ describe('sync crash safety', () => {
       assert.equal(await count(t.db, 'SELECT 1 FROM event_relay WHERE relay_url = $1', [relay.url]), EVENTS);
       assert.equal(await count(t.db, 'SELECT DISTINCT event_id, relay_url FROM event_relay'), EVENTS);
 
-      // The windows tile [start, cursor]: each begins one second after the last complete one (a
-      // split window's first half begins where it did), across the crash too; the window the
-      // dead worker held was retried, not asked afresh from an older cursor.
-      const asked = await windowsAsked();
-      assert.ok(asked.length > windowsBefore, 'windows were asked after the restart');
+      // The activities chain: each begins at the cursor the one before it returned, from the
+      // configured start to the cursor now.
+      const list = await spans();
       let cursor = start - 1;
+      for (const [i, span] of list.entries()) {
+        assert.equal(span.from, cursor, `activity ${i} begins at the cursor the last one returned`);
+        assert.ok(span.to !== undefined && span.to > span.from, `activity ${i} moved the cursor`);
+        cursor = span.to;
+      }
+      assert.equal(cursor, s.cursor, 'the last activity returned the cursor');
+      // The windows the relay was asked tile [start, cursor]: each begins one second after the
+      // last complete one (a split window's first half begins where it did). The activity the
+      // dead worker held (none, should the kill fall between two) was retried, and resumed after
+      // the last window its heartbeats recorded: past the progress the server held at the kill,
+      // not past any window the relay had not answered.
+      const retried = list.filter((x) => x.attempt > 1);
+      assert.ok(retried.length <= 1, `one activity retried: ${JSON.stringify(retried)}`);
+      const held = retried[0];
+      const asked = relay.reqs.map((filters) => filters[0] as { since: number; until: number });
+      assert.ok(asked.length > windowsBefore, 'windows were asked after the restart');
+      cursor = start - 1;
       for (const [i, w] of asked.entries()) {
+        if (i === windowsBefore) {
+          const resumedFrom = w.since - 1;
+          assert.ok(resumedFrom <= cursor, `after the kill, the first window [${w.since}, ${w.until}] leaves no gap (cursor ${cursor})`);
+          if (held) {
+            assert.match(held.failure ?? '', /heartbeat/i);
+            assert.ok(resumedFrom >= recorded! && resumedFrom >= held.from, `resumed from ${resumedFrom}: the progress recorded before the kill (${recorded}) or later`);
+            console.log(`# the held activity, from ${held.from - start} s, resumed at ${resumedFrom - start} s (attempt ${held.attempt}, after: ${held.failure})`);
+          }
+          cursor = resumedFrom;
+        }
         assert.equal(w.since, cursor + 1, `window ${i} [${w.since}, ${w.until}] begins at cursor + 1 (${cursor + 1})`);
         const next = asked[i + 1];
-        const split = next !== undefined && next.since === w.since && next.until < w.until;
+        const split = next !== undefined && i + 1 !== windowsBefore && next.since === w.since && next.until < w.until;
         if (!split) cursor = w.until;
       }
       assert.equal(cursor, s.cursor, 'the last window ends at the cursor');
-      // How the window the dead worker held came back (for the log: when the kill falls between
-      // two windows, none was held).
-      for (const e of (await handle().fetchHistory()).events ?? []) {
-        const a = e.activityTaskStartedEventAttributes;
-        if (!a || (a.attempt ?? 1) < 2) continue;
-        const at = Number(e.eventTime?.seconds) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
-        console.log(`# held window retried ${Math.round(at - killedAt)} ms after the kill (attempt ${a.attempt}, after: ${a.lastFailure?.message})`);
-      }
-      const resumed = asked[windowsBefore];
-      assert.ok(resumed, 'a window after the kill');
-      assert.ok(resumed.since > before.cursor, `the first window after the kill [${resumed.since}, ${resumed.until}] is past the cursor before it (${before.cursor})`);
     } finally {
       await handle().cancel().catch(() => {});
       await handle().result().catch(() => {});

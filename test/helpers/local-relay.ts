@@ -25,6 +25,8 @@ export interface LocalRelay {
   idsRequested: number;
   /** NEG-OPEN messages received (NIP-77), answered or not. */
   negOpens: number;
+  /** The filters of every REQ received, in order. */
+  reqs: Filter[][];
   stop(): Promise<void>;
 }
 
@@ -49,7 +51,7 @@ export interface LocalRelayOptions {
   maxLimit?: number;
 }
 
-type Filter = Record<string, unknown>;
+export type Filter = Record<string, unknown>;
 
 export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<LocalRelay> {
   const behaviour = options.behaviour ?? 'good';
@@ -73,6 +75,7 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
     connections: 0,
     idsRequested: 0,
     negOpens: 0,
+    reqs: [],
     stop: async () => {
       for (const timer of timers) clearTimeout(timer);
       for (const client of wss.clients) client.terminate();
@@ -142,6 +145,7 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
   }
 
   function onReq(ws: WebSocket, subs: Map<string, Filter[]>, subId: string, filters: Filter[]) {
+    relay.reqs.push(filters);
     relay.idsRequested += filters.filter(isRecord).reduce((n, f) => n + (Array.isArray(f.ids) ? f.ids.length : 0), 0);
     const maxLimit = options.maxLimit;
     if (maxLimit !== undefined) filters = filters.map((f) => (isRecord(f) ? { ...f, limit: Math.min(typeof f.limit === 'number' ? f.limit : maxLimit, maxLimit) } : f));

@@ -7,7 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { archiveEvents } from '../../activities/archive.js';
 import { createNetworkActivities, type NetworkActivities } from '../../activities/network.js';
 import { insertRelays } from '../../activities/store.js';
-import type { WindowResult } from '../../common/index.js';
+import type { SpanResult } from '../../common/index.js';
 import { testConfig } from '../helpers/config.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';
@@ -51,8 +51,10 @@ function activities(): NetworkActivities {
   return createNetworkActivities({ config, network: 'clearnet', db: t.db });
 }
 
-function window(acts: NetworkActivities, url: string, since: number, until: number, limit = LIMIT): Promise<WindowResult> {
-  return new MockActivityEnvironment().run(acts.syncWindow, { url, network: 'clearnet' as const, since, until, limit });
+/** The syncWindows activity over [since, until], starting with one window of it all. */
+function window(acts: NetworkActivities, url: string, since: number, until: number, limit = LIMIT): Promise<SpanResult> {
+  const width = until - since + 1;
+  return new MockActivityEnvironment().run(acts.syncWindows, { url, network: 'clearnet' as const, cursor: since - 1, windowSec: width, target: until, limit, maxWindowSec: width });
 }
 
 const linked = (url: string, since: number, until: number) =>
@@ -64,8 +66,8 @@ describe('sync window over negentropy (NIP-77)', () => {
 
   it('archives a one-second flood of three times the limit whole, the relay capping its REQs lower still', async () => {
     const r = await window(acts(), neg.url, 5000, 5000);
-    assert.equal(r.method, 'negentropy');
-    assert.equal(r.full, false); // complete: the workflow need not split, nor count a full second
+    assert.deepEqual({ windows: r.windows, negentropyWindows: r.negentropyWindows, cursor: r.cursor }, { windows: 1, negentropyWindows: 1, cursor: 5000 });
+    assert.deepEqual({ splits: r.splits, fullSeconds: r.fullSeconds }, { splits: 0, fullSeconds: 0 }); // complete: not split, not a full second
     assert.deepEqual({ received: r.received, inserted: r.inserted, linked: r.linked, invalid: r.invalid, unserved: r.unserved }, { received: 150, inserted: 150, linked: 150, invalid: {}, unserved: 0 });
     assert.equal(await linked(neg.url, 5000, 5000), flood.length);
     assert.ok(neg.idsRequested > flood.length, 'the relay sent 40 per REQ: the ids it left out were asked again');
@@ -77,7 +79,10 @@ describe('sync window over negentropy (NIP-77)', () => {
     const [asked, events, links] = [neg.idsRequested, await count(t.db, 'SELECT 1 FROM event'), await count(t.db, 'SELECT 1 FROM event_relay')];
     const r = await window(acts(), neg.url, 5000, 5000);
     // The relay lists the window's 150 ids again; all are archived and linked: nothing is fetched.
-    assert.deepEqual({ ...r }, { received: 0, inserted: 0, known: 150, linked: 0, invalid: {}, full: false, method: 'negentropy', unserved: 0 });
+    assert.deepEqual(
+      { ...r },
+      { cursor: 5000, windowSec: 1, windows: 1, splits: 0, negentropyWindows: 1, fullSeconds: 0, received: 0, inserted: 0, known: 150, linked: 0, invalid: {}, unserved: 0 },
+    );
     assert.equal(neg.idsRequested, asked, 'no REQ by id');
     assert.equal(await count(t.db, 'SELECT 1 FROM event'), events);
     assert.equal(await count(t.db, 'SELECT 1 FROM event_relay'), links);
@@ -89,14 +94,17 @@ describe('sync window over negentropy (NIP-77)', () => {
     const asked = neg.idsRequested;
     const r = await window(acts(), neg.url, 6000, 6019);
     assert.equal(neg.idsRequested - asked, 10, 'only the 10 events the archive lacks are asked for');
-    assert.deepEqual({ received: r.received, inserted: r.inserted, known: r.known, linked: r.linked, full: r.full, method: r.method }, { received: 10, inserted: 10, known: 10, linked: 18, full: false, method: 'negentropy' });
+    assert.deepEqual(
+      { received: r.received, inserted: r.inserted, known: r.known, linked: r.linked, splits: r.splits, negentropyWindows: r.negentropyWindows },
+      { received: 10, inserted: 10, known: 10, linked: 18, splits: 0, negentropyWindows: 1 },
+    );
     assert.equal(await linked(neg.url, 6000, 6019), spread.length);
     assert.equal(await linked(old.url, 6000, 6019), 8, 'the other relay keeps its links');
   });
 
   it('refuses a forged event the relay serves by id, and stores nothing of it', async () => {
     const r = await window(acts(), neg.url, 7000, 7000);
-    assert.equal(r.method, 'negentropy');
+    assert.equal(r.negentropyWindows, 1);
     assert.deepEqual(r.invalid, { 'id-mismatch': 1 });
     assert.equal(r.inserted, good.length);
     assert.equal(await count(t.db, 'SELECT 1 FROM event WHERE id = $1', [Buffer.from(forged.id, 'hex')]), 0);
@@ -108,10 +116,14 @@ describe('relays without negentropy', () => {
   it('a relay that does not know NEG-OPEN is read with REQ, as before, and not asked again', async () => {
     const acts = activities();
     const r = await window(acts, old.url, 1000, 1011, 100);
-    assert.deepEqual({ ...r }, { received: 12, inserted: 12, known: 0, linked: 12, invalid: {}, full: false, method: 'req' });
+    assert.deepEqual(
+      { ...r },
+      { cursor: 1011, windowSec: 12, windows: 1, splits: 0, negentropyWindows: 0, fullSeconds: 0, received: 12, inserted: 12, known: 0, linked: 12, invalid: {}, unserved: 0 },
+    );
     const again = await window(acts, old.url, 1000, 1005, 5);
-    assert.equal(again.method, 'req');
-    assert.equal(again.full, true); // REQ windows are still split by the workflow
+    assert.equal(again.negentropyWindows, 0);
+    assert.ok(again.splits > 0, 'a full REQ window is asked again in halves'); // 6 events, limit 5
+    assert.equal(again.cursor, 1005);
     assert.equal(old.negOpens, 1, 'the activities remember the relay does not speak NIP-77');
   });
 
@@ -122,7 +134,7 @@ describe('relays without negentropy', () => {
       return true;
     });
     const r = await window(acts, broken.url, 1000, 1011, 100);
-    assert.equal(r.method, 'req');
+    assert.equal(r.negentropyWindows, 0);
     assert.equal(r.received, 12);
     assert.equal(broken.negOpens, 1);
   });
@@ -130,10 +142,10 @@ describe('relays without negentropy', () => {
   it('a NEG-ERR "blocked" refuses that window only: it is read with REQ, and a smaller one reconciled', async () => {
     const acts = activities();
     const big = await window(acts, picky.url, 8000, 8007, 100);
-    assert.deepEqual({ method: big.method, received: big.received }, { method: 'req', received: 8 });
+    assert.deepEqual({ negentropyWindows: big.negentropyWindows, received: big.received }, { negentropyWindows: 0, received: 8 });
     const r = await window(acts, picky.url, 8000, 8003, 100);
     // the REQ archived them: the reconciliation finds all four archived, and fetches none
-    assert.deepEqual({ method: r.method, received: r.received, known: r.known }, { method: 'negentropy', received: 0, known: 4 });
+    assert.deepEqual({ negentropyWindows: r.negentropyWindows, received: r.received, known: r.known }, { negentropyWindows: 1, received: 0, known: 4 });
     assert.equal(picky.negOpens, 2);
   });
 });

@@ -53,7 +53,7 @@ try {
   });
   const net = createNetworkActivities({ config, network: 'clearnet', db: t.db });
   const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: networkQueue(taskQueue, 'clearnet'), activities: net });
-  const sync = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindow: net.syncWindow } });
+  const sync = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindows: net.syncWindows } });
   const done = async (workflowId: string) => {
     for (;;) {
       const d = await env.client.workflow.getHandle(workflowId).describe().catch(() => undefined);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { syncQueue, type SyncSettings, type SyncStatus, type WindowResult } from '../../common/index.js';
+import { syncSpan } from '../../activities/sync-span.js';
+import { syncQueue, type SpanQuery, type SpanResult, type SyncSettings, type SyncStatus } from '../../common/index.js';
 import { syncRelay, syncStatus } from '../../workflows/index.js';
 import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
 
@@ -23,7 +24,11 @@ beforeEach(async () => {
   START = NOW - 20_000;
 });
 
-/** A relay holding events at these created_at values, answering windows as NIP-01 says (newest first, up to limit). */
+/**
+ * A relay holding events at these created_at values, answering windows as NIP-01 says (newest
+ * first, up to limit), read through the real span logic (activities/sync-span.ts): the test sees
+ * every window asked.
+ */
 function relay(createdAts: number[]) {
   const asked: Array<[number, number]> = [];
   const served = new Set<number>(); // indexes of events the archive received
@@ -39,20 +44,31 @@ function relay(createdAts: number[]) {
     failures: 0,
     /** When each failed attempt came, in the test server's time (seconds). */
     failedAt: [] as number[],
+    /** How long each activity reads windows (real time; the test server's clock does not move while it runs). */
+    spanMs: 1000,
+    /** The syncWindows activities, each with the cursor it started from. */
+    spans: [] as number[],
     activities: {
       async syncSettings(): Promise<SyncSettings> {
         return { ...settings(), maxWindowSec: r.maxWindowSec, listed: r.listed, priority: r.priority, intervalMs: r.priority ? 60_000 : 900_000 };
       },
-      async syncWindow(q: { since: number; until: number; limit: number }): Promise<WindowResult> {
+      async syncWindows(q: SpanQuery): Promise<SpanResult> {
         if (r.failures > 0) {
           r.failures--;
           r.failedAt.push(Math.floor((await env.currentTimeMs()) / 1000));
           throw new Error('refused: the relay is down');
         }
-        asked.push([q.since, q.until]);
-        const inWindow = createdAts.map((c, i) => [c, i] as const).filter(([c]) => c >= q.since && c <= q.until).sort((a, b) => b[0] - a[0]).slice(0, q.limit);
-        for (const [, i] of inWindow) served.add(i);
-        return { received: inWindow.length, inserted: inWindow.length, known: 0, linked: inWindow.length, invalid: {}, full: inWindow.length >= q.limit };
+        r.spans.push(q.cursor);
+        return syncSpan(
+          q,
+          async (w) => {
+            asked.push([w.since, w.until]);
+            const inWindow = createdAts.map((c, i) => [c, i] as const).filter(([c]) => c >= w.since && c <= w.until).sort((a, b) => b[0] - a[0]).slice(0, w.limit);
+            for (const [, i] of inWindow) served.add(i);
+            return { received: inWindow.length, inserted: inWindow.length, known: 0, linked: inWindow.length, invalid: {}, full: inWindow.length >= w.limit };
+          },
+          r.spanMs,
+        );
       },
     },
   };
@@ -65,7 +81,7 @@ async function run(createdAts: number[], check: (r: ReturnType<typeof relay>, wo
   setup?.(r);
   const taskQueue = `sync-${++n}`;
   const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: { syncSettings: r.activities.syncSettings } });
-  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindow: r.activities.syncWindow } });
+  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindows: r.activities.syncWindows } });
   const workflowId = `sync/wss://r${n}.example`;
   await clearnet.runUntil(() =>
     main.runUntil(async () => {
@@ -155,8 +171,8 @@ describe('sync workflow', () => {
     });
   });
 
-  it('continues as new after its share of windows (500), the cursor and totals carried', async () => {
-    // windows of at most 30 s over 20,000 s: about 670 windows, two runs
+  it('continues as new after its share of activities (200), the cursor and totals carried', async () => {
+    // one window per activity (spanMs 0), of at most 30 s, over 20,000 s: about 670 activities, four runs
     const events = Array.from({ length: 200 }, (_, i) => START + i * 97);
     await run(
       events,
@@ -166,11 +182,33 @@ describe('sync workflow', () => {
         const s = await h.query(syncStatus);
         assert.equal(r.served.size, events.length, 'no event missed across the runs');
         assert.ok(s.windows > 600, `windows ${s.windows}: the totals were carried`);
+        assert.equal(s.windows, r.asked.length);
         assert.ok(s.cursor >= NOW - 300);
         const d = await h.describe();
         assert.notEqual(d.runId, r.firstRunId, 'a new run');
+        assert.ok((await h.fetchHistory()).events!.length < 2000, 'the last run stays small');
       },
-      (r) => (r.maxWindowSec = 30),
+      (r) => {
+        r.maxWindowSec = 30;
+        r.spanMs = 0;
+      },
+    );
+  });
+
+  it('one activity reads window after window, and each begins where the last one left the cursor', async () => {
+    const events = [...Array.from({ length: 150 }, (_, i) => START + 5000 + (i % 30)), ...Array.from({ length: 50 }, (_, i) => START + i * 97)];
+    await run(
+      events,
+      async (r, id) => {
+        await env.sleep('10m');
+        const s = await env.client.workflow.getHandle(id).query(syncStatus);
+        assert.equal(r.served.size, events.length);
+        assert.ok(r.spans.length < r.asked.length / 3, `${r.spans.length} activities for ${r.asked.length} windows`);
+        // each activity's first window begins one second past the cursor it was given
+        for (const cursor of r.spans) assert.ok(r.asked.some(([since]) => since === cursor + 1), `no window begins at ${cursor + 1}`);
+        assert.equal(s.windows, r.asked.length);
+      },
+      (r) => (r.maxWindowSec = 100),
     );
   });
 });

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { insertRelays } from '../../activities/store.js';
-import { syncQueue, type SyncStatus, type WindowResult } from '../../common/index.js';
+import { syncQueue, type SpanQuery, type SpanResult, type SyncStatus } from '../../common/index.js';
 import type { SyncRow } from '../../activities/sync.js';
 import { createActivities } from '../../workers/activities.js';
 import { coordinatorRunNow, synchronizer, syncRelay, syncStatus } from '../../workflows/index.js';
@@ -18,7 +18,10 @@ let env: TestWorkflowEnvironment;
 let t: TestDatabase;
 withEnvironmentAndDatabase((e, db) => ([env, t] = [e, db]));
 
-const empty: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false };
+/** A relay with nothing to archive: its windows are read to the target at once. */
+const empty = async (q: SpanQuery): Promise<SpanResult> => ({
+  cursor: q.target, windowSec: q.maxWindowSec, windows: 1, splits: 0, negentropyWindows: 0, fullSeconds: 0, received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, unserved: 0,
+});
 const addRelays = (urls: string[]) => insertRelays(t.db, urls.map((url) => ({ url, network: 'clearnet' as const, discoveredAt: 1 })));
 /** The relay table holding only `url`. */
 async function onlyRelay(url: string): Promise<void> {
@@ -56,7 +59,7 @@ function lastPass(): Record<string, string> {
 
 let n = 0;
 async function withWorkers<T>(
-  syncWindow: (q: { url: string; since: number; until: number }) => Promise<WindowResult>,
+  syncWindows: (q: SpanQuery) => Promise<SpanResult>,
   fn: (taskQueue: string) => Promise<T>,
   taskQueue = `sync-coord-${++n}`,
 ): Promise<T> {
@@ -72,7 +75,7 @@ async function withWorkers<T>(
     return rows;
   };
   const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
-  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindow } });
+  const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: syncQueue(taskQueue, 'clearnet'), activities: { syncWindows } });
   return clearnet.runUntil(() => main.runUntil(fn(taskQueue)));
 }
 
@@ -81,11 +84,11 @@ describe('synchronizer workflow', () => {
     const urls = ['a', 'b', 'c'].map((x) => `wss://${x}.sync.example`);
     await addRelays(urls);
     const asked = new Set<string>();
-    // A relay's window: answered at once (the relay is empty), so each workflow is caught up and sleeping.
+    // A relay's windows: answered at once (the relay is empty), so each workflow is caught up and sleeping.
     await withWorkers(
-      async ({ url }) => {
-        asked.add(url);
-        return empty;
+      async (q) => {
+        asked.add(q.url);
+        return empty(q);
       },
       async (taskQueue) => {
         const h = await env.client.workflow.start(synchronizer, { taskQueue, workflowId: `synchronizer-${n}`, args: [{}] });
@@ -165,9 +168,9 @@ describe('synchronizer workflow', () => {
     // it; its workers run throughout.
     const caughtUp = signal();
     await withWorkers(
-      async () => {
+      async (q) => {
         caughtUp.fire();
-        return empty;
+        return empty(q);
       },
       async (taskQueue) => {
         await env.client.workflow.start(syncRelay, { taskQueue, workflowId: `sync/${url}`, args: [{ url, network: 'clearnet' }] });
@@ -178,7 +181,7 @@ describe('synchronizer workflow', () => {
         const h = await env.client.workflow.start(synchronizer, { taskQueue: queue, workflowId: 'synchronizer-early', args: [{}] });
         await h.cancel();
         await withWorkers(
-          async () => empty,
+          empty,
           async () => {
             await h.result().catch(() => {});
             assert.equal(await statusOf(h.workflowId), 'CANCELLED');
