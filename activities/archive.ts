@@ -40,14 +40,18 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
 
   // One round trip links the events the archive has (their signatures were checked when they
   // were first stored) and names them: for a relay serving what other relays did, the only one.
-  const { rows } = await db.query<{ known: string[]; linked: number }>(
+  // The ids come back as one string of 64-character hex ids: a text[] of them cost the worker
+  // 5% of its time in the known-event pass of bench:sync, parsed character by character.
+  const { rows } = await db.query<{ known: string | null; linked: number }>(
     `WITH found AS (SELECT id FROM event_find($1::bytea[]))
-     SELECT coalesce(array_agg(encode(id, 'hex')), '{}') AS known,
+     SELECT string_agg(encode(id, 'hex'), '') AS known,
             event_relay_link(coalesce(array_agg(id), '{}'), $2::text, $3::bigint) AS linked
      FROM found`,
     [[...candidates.keys()].map(byteaHex), relayUrl, seenAt],
   );
-  const known = new Set(rows[0]!.known);
+  const known = new Set<string>();
+  const found = rows[0]!.known ?? '';
+  for (let i = 0; i < found.length; i += 64) known.add(found.slice(i, i + 64));
   result.known = known.size;
   result.linked = rows[0]!.linked;
   const fresh = [...candidates.values()].filter((e) => !known.has(e.id));
