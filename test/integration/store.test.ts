@@ -102,3 +102,30 @@ describe('event_find', () => {
     }
   });
 });
+
+describe('event↔relay links', () => {
+  const ids = (from: number, n: number) => t.db.query<{ id: Buffer }>('SELECT sha256(int4send(i)) AS id FROM generate_series($1::int, $1::int + $2::int - 1) AS i', [from, n]).then((r) => r.rows.map((x) => x.id));
+  const links = (url: string) => count(t.db, 'SELECT 1 FROM event_relay WHERE relay_url = $1', [url]);
+
+  it('link writers refuse a relay that is not in the relay table (foreign_key_violation: the Synchronizer\'s RelayGone); deleting a relay deletes its links', async () => {
+    const [a, b] = ['wss://links-a.example', 'wss://links-b.example'];
+    await insertRelays(t.db, [a, b].map((url) => ({ url, network: 'clearnet' as Network, discoveredAt: 1 })));
+    const batch = await ids(500_000, 100);
+    assert.equal((await t.db.query('SELECT event_relay_link($1::bytea[], $2, 5) AS n', [batch, a])).rows[0].n, 100);
+    assert.equal((await t.db.query('SELECT event_relay_insert($1::bytea[], $2::text[], $3::bigint[]) AS n', [batch.slice(0, 10), Array(10).fill(b), Array(10).fill(5)])).rows[0].n, 10);
+    for (const call of [
+      () => t.db.query('SELECT event_relay_link($1::bytea[], $2, 5)', [batch, 'wss://gone.example']),
+      () => t.db.query('SELECT event_relay_insert($1::bytea[], $2::text[], $3::bigint[])', [batch.slice(0, 2), [a, 'wss://gone.example'], [5, 5]]),
+    ]) {
+      await assert.rejects(call(), (err: Error & { code?: string }) => {
+        assert.equal(err.code, '23503');
+        assert.match(err.message, /foreign key/);
+        return true;
+      });
+    }
+    assert.equal(await links('wss://gone.example'), 0);
+    await t.db.query('DELETE FROM relay WHERE url = $1', [a]);
+    assert.equal(await links(a), 0, 'the deleted relay took its links');
+    assert.equal(await links(b), 10, 'the other relay keeps its own');
+  });
+});
