@@ -5,20 +5,12 @@
 // what the archive has, and one more, only if some are new, to store them with their links.
 // New events are verified by the process's verifier (verify/: native libsecp256k1 when it is
 // installed, else wasm; on worker threads or on this one).
+import type { EventCounts } from '../common/index.js';
 import type { Db } from './db.js';
 import { byteaHex, EVENT_INSERT, eventColumns, shapeProblem, type NostrEvent } from './store.js';
 import { eventId, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
 
-export interface ArchiveResult {
-  received: number;
-  /** Newly archived events. */
-  inserted: number;
-  /** Valid events the archive had already (only linked to this relay). */
-  known: number;
-  /** New event↔relay links. */
-  linked: number;
-  /** Refused events by reason (never stored). */
-  invalid: Record<string, number>;
+export interface ArchiveResult extends EventCounts {
   /** Signatures checked (known events are not). */
   signaturesChecked: number;
 }

@@ -14,7 +14,7 @@
 // activity the progress rides on its heartbeats, so a retried attempt (a worker killed, a relay
 // that dropped the connection) resumes after the last complete window, not at the span's start.
 import { activityInfo, heartbeat } from '@temporalio/activity';
-import type { SpanQuery, SpanResult, WindowResult } from '../common/index.js';
+import { addEventCounts, type SpanQuery, type SpanResult, type WindowResult } from '../common/index.js';
 import type { WindowQuery } from './sync-window.js';
 
 /**
@@ -43,12 +43,8 @@ export async function syncSpan(q: SpanQuery, read: ReadWindow, spanMs = SPAN_MS)
     const r = await read({ url: q.url, since, until, limit: q.limit }, beat);
     p.windows++;
     if (r.method === 'negentropy') p.negentropyWindows++;
-    p.received += r.received;
-    p.inserted += r.inserted;
-    p.known += r.known;
-    p.linked += r.linked;
+    addEventCounts(p, r);
     p.unserved += r.unserved ?? 0;
-    for (const [k, v] of Object.entries(r.invalid)) p.invalid[k] = (p.invalid[k] ?? 0) + v;
     if (r.full && until > since) {
       // Possibly incomplete: ask again for the first half (its events are archived already, so
       // the repeat costs links only).

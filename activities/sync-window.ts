@@ -5,8 +5,8 @@
 // relay's, then links the events the archive has from other relays and fetches only the rest by
 // id: complete however many events the window holds, so never full (unless too big for one
 // activity, below). Every event fetched goes through archiveEvents, which verifies it.
-import type { WindowResult } from '../common/index.js';
-import { archiveEvents, type ArchiveResult } from './archive.js';
+import { addEventCounts, type WindowResult } from '../common/index.js';
+import { archiveEvents } from './archive.js';
 import type { Db } from './db.js';
 import { byteaHex } from './store.js';
 import { reconcile, type IdRecord, type Reconciliation } from './negentropy.js';
@@ -49,7 +49,7 @@ export async function reqWindow(conn: RelayConnection, db: Db, q: WindowQuery, t
   const result: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false, method: 'req' };
   const seenAt = Math.floor(Date.now() / 1000);
   const read = await readSubscription(conn, `sync-${q.since}-${q.until}`, { since: q.since, until: q.until, limit: q.limit }, q.limit, timeoutMs, beat, async (events) =>
-    sum(result, await archiveEvents(db, q.url, events, seenAt)),
+    addEventCounts(result, await archiveEvents(db, q.url, events, seenAt)),
   );
   result.full = read >= q.limit;
   return result;
@@ -80,7 +80,7 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
   result.full = rec.stoppedEarly || rec.need.length > maxNeed;
 
   const seenAt = Math.floor(Date.now() / 1000);
-  const fetcher = new IdFetcher(conn, `ids-${q.since}-${q.until}`, q.limit, timeoutMs, beat, async (events) => sum(result, await archiveEvents(db, q.url, events, seenAt)));
+  const fetcher = new IdFetcher(conn, `ids-${q.since}-${q.until}`, q.limit, timeoutMs, beat, async (events) => addEventCounts(result, await archiveEvents(db, q.url, events, seenAt)));
   // Batch by batch: one SQL call links the batch's ids the archive has, the rest is fetched and
   // archived, so memory holds one batch of events, and a retried activity fetches again only what
   // the archive still lacks.
@@ -217,10 +217,3 @@ function add(counts: Record<string, number>, reason: string, n: number) {
   counts[reason] = (counts[reason] ?? 0) + n;
 }
 
-function sum(into: WindowResult, r: ArchiveResult) {
-  into.received += r.received;
-  into.inserted += r.inserted;
-  into.known += r.known;
-  into.linked += r.linked;
-  for (const [k, v] of Object.entries(r.invalid)) add(into.invalid, k, v);
-}

@@ -1,6 +1,6 @@
 // How fast this machine is, in the unit the Synchronizer's figures depend on: events checked
 // (NIP-01 id and schnorr signature) per second on one core by the native verifier. Machines of
-// the same kind differ (the issue measured 21,500/s; sessions here have seen 12,800 to 15,000),
+// the same kind differ (the issue measured 21,500/s; sessions here have read 12,800 to 16,500),
 // so a bench prints this beside its rates, read with the machine otherwise idle.
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { loadBackend } from '../activities/verify/backend.js';

@@ -1,3 +1,4 @@
+import type { EventCounts } from './counts.js';
 import type { Network } from './relay-url.js';
 
 /** What the Seeder did: returned by its activity and its workflow, shown in the Web UI. */
@@ -159,12 +160,7 @@ export interface SyncSettings {
 export type SyncAction = 'start' | 'running' | 'stopped';
 
 /** What one window of one relay gave: counts, never the events. */
-export interface WindowResult {
-  received: number;
-  inserted: number;
-  known: number;
-  linked: number;
-  invalid: Record<string, number>;
+export interface WindowResult extends EventCounts {
   /** The relay returned `limit` events (or hit its own cap): the window may be incomplete. */
   full: boolean;
   /**
@@ -191,7 +187,7 @@ export interface SpanQuery {
 }
 
 /** What a syncWindows activity did: where the cursor got to, the next window's size, and the counts. */
-export interface SpanResult {
+export interface SpanResult extends EventCounts {
   cursor: number;
   windowSec: number;
   /** Windows asked (a split window counts each time it is asked). */
@@ -202,11 +198,6 @@ export interface SpanResult {
   negentropyWindows: number;
   /** One-second windows still full: events beyond `limit` in that second could not be paged. */
   fullSeconds: number;
-  received: number;
-  inserted: number;
-  known: number;
-  linked: number;
-  invalid: Record<string, number>;
   /** Negentropy: ids the relay listed but did not serve when asked for them. */
   unserved: number;
 }

@@ -18,7 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { FinderActivities } from '../activities/finder.js';
-import { finderInput, parseOrFail, type FinderCycle, type FinderSettings, type FinderStatus } from '../common/index.js';
+import { addReasons, finderInput, parseOrFail, type FinderCycle, type FinderSettings, type FinderStatus } from '../common/index.js';
 
 export const finderStatus = defineQuery<FinderStatus>('status');
 export const runNow = defineSignal('runNow');
@@ -77,7 +77,7 @@ export async function finder(raw: unknown = {}): Promise<void> {
         cycle.eventsScanned += page.events;
         cycle.urlsFound += page.urls;
         cycle.newCandidates += page.inserted;
-        for (const [reason, n] of Object.entries(page.invalid)) cycle.invalid[reason] = (cycle.invalid[reason] ?? 0) + n;
+        addReasons(cycle.invalid, page.invalid);
         status.cursor = page.cursor;
         throwIfCancelled();
         if (page.done) break;

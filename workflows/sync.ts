@@ -30,7 +30,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
 import type { SyncActivities, SyncRow } from '../activities/sync.js';
-import { coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, type SyncStatus } from '../common/index.js';
+import { addReasons, coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, type SyncStatus } from '../common/index.js';
 import { coordinate, runNow } from './coordinator.js';
 
 export const syncStatus = defineQuery<SyncStatus>('status');
@@ -142,7 +142,7 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
       status.fullSeconds += r.fullSeconds;
       status.received += r.received;
       status.inserted += r.inserted;
-      for (const [k, v] of Object.entries(r.invalid)) status.invalid[k] = (status.invalid[k] ?? 0) + v;
+      addReasons(status.invalid, r.invalid);
     }
     if (status.cursor < target) break; // the run's share of activities is done: continue as new
     status.phase = 'caught up';

@@ -3,15 +3,13 @@
 // forged events are refused, and relays that do not speak it (or speak it badly) are read with REQ.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { archiveEvents } from '../../activities/archive.js';
-import { createNetworkActivities, type NetworkActivities } from '../../activities/network.js';
+import type { NetworkActivities } from '../../activities/network.js';
 import { insertRelays } from '../../activities/store.js';
-import type { SpanResult } from '../../common/index.js';
-import { testConfig } from '../helpers/config.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
+import { syncRange, testNetworkActivities } from '../helpers/sync.js';
 
 const LIMIT = 50;
 // Three times the limit in one second: NIP-01 paging cannot get past the newest `limit` of them.
@@ -44,18 +42,8 @@ after(async () => {
   await t?.drop();
 });
 
-/** One worker's network activities: what they remember about relays lasts as long as they do. */
-function activities(): NetworkActivities {
-  const base = testConfig(t.url, { BIGBROTR__relay_url__allow_local: 'true' });
-  const config = { ...base, networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 700 } } };
-  return createNetworkActivities({ config, network: 'clearnet', db: t.db });
-}
-
-/** The syncWindows activity over [since, until], starting with one window of it all. */
-function window(acts: NetworkActivities, url: string, since: number, until: number, limit = LIMIT): Promise<SpanResult> {
-  const width = until - since + 1;
-  return new MockActivityEnvironment().run(acts.syncWindows, { url, network: 'clearnet' as const, cursor: since - 1, windowSec: width, target: until, limit, maxWindowSec: width });
-}
+const activities = () => testNetworkActivities(t);
+const window = (acts: NetworkActivities, url: string, since: number, until: number, limit = LIMIT) => syncRange(acts, url, since, until, limit);
 
 const linked = (url: string, since: number, until: number) =>
   count(t.db, 'SELECT 1 FROM event_relay r JOIN event e ON e.id = r.event_id WHERE r.relay_url = $1 AND e.created_at BETWEEN $2 AND $3', [url, since, until]);

@@ -4,14 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createNetworkActivities } from '../../activities/network.js';
 import { insertRelays } from '../../activities/store.js';
 import { ApplicationFailure } from '@temporalio/common';
-import { RELAY_GONE, type SpanResult } from '../../common/index.js';
-import { testConfig } from '../helpers/config.js';
+import { RELAY_GONE } from '../../common/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
+import { syncRange, testNetworkActivities } from '../helpers/sync.js';
 
 let t: TestDatabase;
 let good: LocalRelay;
@@ -29,14 +28,7 @@ after(async () => {
   await t.drop();
 });
 
-/** The syncWindows activity over [since, until], starting with one window of it all. */
-function windows(url: string, since: number, until: number, limit: number, env = new MockActivityEnvironment()): Promise<SpanResult> {
-  const base = testConfig(t.url, { BIGBROTR__relay_url__allow_local: 'true' });
-  const config = { ...base, networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 700 } } };
-  const acts = createNetworkActivities({ config, network: 'clearnet', db: t.db });
-  const width = until - since + 1;
-  return env.run(acts.syncWindows, { url, network: 'clearnet' as const, cursor: since - 1, windowSec: width, target: until, limit, maxWindowSec: width });
-}
+const windows = (url: string, since: number, until: number, limit: number, env?: MockActivityEnvironment) => syncRange(testNetworkActivities(t), url, since, until, limit, env);
 
 describe('sync windows', () => {
   it('archives the window verified, with the relay as source; a forged event is refused', async () => {

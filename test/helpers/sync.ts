@@ -1,0 +1,19 @@
+// The Synchronizer's network activities as the integration tests drive them, over local relays.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createNetworkActivities, type NetworkActivities } from '../../activities/network.js';
+import type { SpanResult } from '../../common/index.js';
+import { testConfig } from './config.js';
+import type { TestDatabase } from './db.js';
+
+/** One worker's clearnet activities over the test database: local relays allowed, 700 ms to answer. What they remember about relays lasts as long as they do. */
+export function testNetworkActivities(t: TestDatabase): NetworkActivities {
+  const base = testConfig(t.url, { BIGBROTR__relay_url__allow_local: 'true' });
+  const config = { ...base, networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 700 } } };
+  return createNetworkActivities({ config, network: 'clearnet', db: t.db });
+}
+
+/** The syncWindows activity over [since, until] of one relay, starting with one window of it all. */
+export function syncRange(acts: NetworkActivities, url: string, since: number, until: number, limit: number, env = new MockActivityEnvironment()): Promise<SpanResult> {
+  const width = until - since + 1;
+  return env.run(acts.syncWindows, { url, network: 'clearnet' as const, cursor: since - 1, windowSec: width, target: until, limit, maxWindowSec: width });
+}
