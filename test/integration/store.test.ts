@@ -128,4 +128,44 @@ describe('event↔relay links', () => {
     assert.equal(await links(a), 0, 'the deleted relay took its links');
     assert.equal(await links(b), 10, 'the other relay keeps its own');
   });
+
+  it('a relay deleted while a writer links to it waits for the writer, then takes the new links too', async () => {
+    const url = 'wss://links-race.example';
+    await insertRelays(t.db, [{ url, network: 'clearnet' as Network, discoveredAt: 1 }]);
+    const batch = await ids(600_000, 50);
+    const writer = await t.db.connect();
+    const deleter = await t.db.connect();
+    try {
+      await writer.query('BEGIN');
+      assert.equal((await writer.query('SELECT event_relay_link($1::bytea[], $2, 5) AS n', [batch, url])).rows[0].n, 50);
+      let deleted = false;
+      const deleting = deleter.query('DELETE FROM relay WHERE url = $1', [url]).then(() => (deleted = true));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(deleted, false, 'the delete waits for the writer, which holds the relay');
+      await writer.query('COMMIT');
+      await deleting;
+      assert.equal(await links(url), 0, 'the links committed meanwhile went with the relay');
+      await assert.rejects(writer.query('SELECT event_relay_link($1::bytea[], $2, 5)', [batch, url]), (err: Error & { code?: string }) => {
+        assert.equal(err.code, '23503');
+        assert.match(err.message, new RegExp(`relay ${url} is not in the relay table`));
+        return true;
+      });
+    } finally {
+      writer.release();
+      deleter.release();
+    }
+  });
+
+  it('a relay URL that links name cannot change; one without links can', async () => {
+    const [linked, bare] = ['wss://links-rename.example', 'wss://links-bare.example'];
+    await insertRelays(t.db, [linked, bare].map((url) => ({ url, network: 'clearnet' as Network, discoveredAt: 1 })));
+    await t.db.query('SELECT event_relay_link($1::bytea[], $2, 5)', [await ids(700_000, 3), linked]);
+    await assert.rejects(t.db.query(`UPDATE relay SET url = 'wss://links-renamed.example' WHERE url = $1`, [linked]), (err: Error & { code?: string }) => {
+      assert.equal(err.code, '23503');
+      assert.match(err.message, /cannot change while event_relay links name it/);
+      return true;
+    });
+    await t.db.query(`UPDATE relay SET url = 'wss://links-bare-renamed.example' WHERE url = $1`, [bare]);
+    assert.equal(await links(linked), 3);
+  });
 });
