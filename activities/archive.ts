@@ -15,6 +15,13 @@ export interface ArchiveResult extends EventCounts {
   signaturesChecked: number;
 }
 
+/*
+ * PREPARED: the archive's statements are named, so each connection plans them once. Planned anew,
+ * each call's lookup over event's 16 partitions cost PostgreSQL ~1-2 ms of planning and locking
+ * whatever the batch size (measured on 200,000 archived events: 23-30 µs an event in calls of
+ * 1,000 ids unnamed, 21-23 named). PgBouncer in transaction mode carries protocol-level prepared
+ * statements since 1.21 (max_prepared_statements, 200 by default since 1.22).
+ */
 export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
   const result: ArchiveResult = { received: raw.length, inserted: 0, known: 0, linked: 0, invalid: {}, signaturesChecked: 0 };
   const refuse = (reason: string) => void (result.invalid[reason] = (result.invalid[reason] ?? 0) + 1);
@@ -34,13 +41,14 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   // were first stored) and names them: for a relay serving what other relays did, the only one.
   // The ids come back as one string of 64-character hex ids: a text[] of them cost the worker
   // 5% of its time in the known-event pass of bench:sync, parsed character by character.
-  const { rows } = await db.query<{ known: string | null; linked: number }>(
-    `WITH found AS (SELECT id FROM event_find($1::bytea[]))
-     SELECT string_agg(encode(id, 'hex'), '') AS known,
-            event_relay_link(coalesce(array_agg(id), '{}'), $2::text, $3::bigint) AS linked
-     FROM found`,
-    [[...candidates.keys()].map(byteaHex), relayUrl, seenAt],
-  );
+  const { rows } = await db.query<{ known: string | null; linked: number }>({
+    name: 'archive-find-link', // prepared: see PREPARED below
+    text: `WITH found AS (SELECT id FROM event_find($1::bytea[]))
+           SELECT string_agg(encode(id, 'hex'), '') AS known,
+                  event_relay_link(coalesce(array_agg(id), '{}'), $2::text, $3::bigint) AS linked
+           FROM found`,
+    values: [[...candidates.keys()].map(byteaHex), relayUrl, seenAt],
+  });
   const known = new Set<string>();
   const found = rows[0]!.known ?? '';
   for (let i = 0; i < found.length; i += 64) known.add(found.slice(i, i + 64));
@@ -63,11 +71,11 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
 
   // One statement, so one transaction: a link never points at an event that is not there, and a
   // retried batch (the same rows again) leaves the same rows.
-  const { rows: written } = await db.query<{ inserted: number; linked: number }>(
-    `SELECT ${EVENT_INSERT} AS inserted,
-            event_relay_link($8::bytea[], $9::text, $10::bigint) AS linked`,
-    [...eventColumns(verified), verified.map((e) => byteaHex(e.id)), relayUrl, seenAt],
-  );
+  const { rows: written } = await db.query<{ inserted: number; linked: number }>({
+    name: 'archive-insert-link',
+    text: `SELECT ${EVENT_INSERT} AS inserted, event_relay_link($8::bytea[], $9::text, $10::bigint) AS linked`,
+    values: [...eventColumns(verified), verified.map((e) => byteaHex(e.id)), relayUrl, seenAt],
+  });
   result.inserted = written[0]?.inserted ?? 0;
   result.linked += written[0]?.linked ?? 0;
   return result;

@@ -197,8 +197,9 @@ async function readSubscription(
  */
 async function linkKnown(db: Db, url: string, ids: string[], since: number, until: number, seenAt: number) {
   if (ids.length === 0) return { known: [], outside: [], linked: 0 };
-  const { rows } = await db.query<{ known: string[]; outside: string[]; linked: number }>(
-    `WITH found AS (
+  const { rows } = await db.query<{ known: string[]; outside: string[]; linked: number }>({
+    name: 'negentropy-link-known', // prepared, as the archive's statements are (archive.ts)
+    text: `WITH found AS (
        SELECT id, created_at BETWEEN $3::bigint AND $4::bigint AS inside FROM event_find($1::bytea[])
      ), k AS (
        SELECT coalesce(array_agg(id), '{}') AS ids FROM found WHERE inside
@@ -207,8 +208,8 @@ async function linkKnown(db: Db, url: string, ids: string[], since: number, unti
             (SELECT coalesce(array_agg(encode(id, 'hex')), '{}') FROM found WHERE NOT inside) AS outside,
             event_relay_link(k.ids, $2::text, $5::bigint) AS linked
      FROM k`,
-    [ids.map(byteaHex), url, since, until, seenAt],
-  );
+    values: [ids.map(byteaHex), url, since, until, seenAt],
+  });
   const row = rows[0]!;
   return { known: row.known, outside: row.outside, linked: row.linked };
 }
