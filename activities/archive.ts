@@ -49,11 +49,17 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
            FROM found`,
     values: [[...candidates.keys()].map(byteaHex), relayUrl, seenAt],
   });
-  const known = new Set<string>();
   const found = rows[0]!.known ?? '';
+  result.linked = rows[0]!.linked;
+  // Each candidate is found at most once: as many ids as candidates means the archive has them
+  // all (a relay serving what others did), with nothing to sort out.
+  if (found.length === 64 * candidates.size) {
+    result.known = candidates.size;
+    return result;
+  }
+  const known = new Set<string>();
   for (let i = 0; i < found.length; i += 64) known.add(found.slice(i, i + 64));
   result.known = known.size;
-  result.linked = rows[0]!.linked;
   const fresh = [...candidates.values()].filter((e) => !known.has(e.id));
   if (fresh.length === 0) return result;
 

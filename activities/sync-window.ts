@@ -153,6 +153,9 @@ class IdFetcher {
   }
 }
 
+/** What a relay sends about one subscription. */
+const SUBSCRIPTION_MESSAGES = new Set<unknown>(['EVENT', 'EOSE', 'CLOSED']);
+
 /**
  * Reads one subscription to EOSE, handing its events to `archive` ARCHIVE_CHUNK at a time as they
  * come (so a window's events are not all held at once); returns how many came. More than twice
@@ -165,8 +168,10 @@ async function readSubscription(
   let chunk: unknown[] = [];
   let received = 0;
   let lastBeat = 0;
+  // One matcher for the whole subscription: `next` runs it on every message that arrives.
+  const ours = (m: unknown[]) => (m[1] === sub && SUBSCRIPTION_MESSAGES.has(m[0]) ? m : undefined);
   for (;;) {
-    const msg = await conn.next((m) => (m[1] === sub && ['EVENT', 'EOSE', 'CLOSED'].includes(String(m[0])) ? m : undefined), timeoutMs);
+    const msg = await conn.next(ours, timeoutMs);
     if (msg[0] === 'EVENT') {
       chunk.push(msg[2]);
       received++;
