@@ -58,6 +58,13 @@ export interface RelayConnection {
    */
   next<T>(match: (msg: unknown[]) => T | undefined, timeoutMs: number): Promise<T>;
   /**
+   * What `next` would resolve with at once, taken now: the first queued message `match` accepts,
+   * or undefined when none is queued yet (then `next` waits). A reader that the relay is ahead of
+   * takes message after message without a promise each. A failed connection throws its RelayError
+   * once nothing matching is queued.
+   */
+  take<T>(match: (msg: unknown[]) => T | undefined): T | undefined;
+  /**
    * Drops the messages no `next` has taken: on a connection used for one exchange after another,
    * what the last one left (a NOTICE, a CLOSED answering our CLOSE) would otherwise be scanned by
    * every later `next` until the queue's cap.
@@ -209,22 +216,28 @@ class Connection implements RelayConnection {
     this.ws.send(JSON.stringify(message));
   }
 
+  take<T>(match: (msg: unknown[]) => T | undefined): T | undefined {
+    for (let i = 0; i < this.queue.length; i++) {
+      const value = match(this.queue[i]!.msg);
+      if (value !== undefined) {
+        this.queuedBytes -= this.queue.splice(i, 1)[0]!.bytes;
+        if (this.ws.isPaused && !this.overfull()) this.ws.resume();
+        return value;
+      }
+    }
+    if (this.failure) throw this.failure;
+    return undefined;
+  }
+
   next<T>(match: (msg: unknown[]) => T | undefined, timeoutMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      for (let i = 0; i < this.queue.length; i++) {
-        let value: T | undefined;
-        try {
-          value = match(this.queue[i]!.msg);
-        } catch (err) {
-          return reject(err);
-        }
-        if (value !== undefined) {
-          this.queuedBytes -= this.queue.splice(i, 1)[0]!.bytes;
-          if (this.ws.isPaused && !this.overfull()) this.ws.resume();
-          return resolve(value);
-        }
+      let value: T | undefined;
+      try {
+        value = this.take(match);
+      } catch (err) {
+        return reject(err);
       }
-      if (this.failure) return reject(this.failure);
+      if (value !== undefined) return resolve(value);
       const waiter: Waiter = {
         match,
         resolve: resolve as (value: unknown) => void,

@@ -171,7 +171,7 @@ async function readSubscription(
   // One matcher for the whole subscription: `next` runs it on every message that arrives.
   const ours = (m: unknown[]) => (m[1] === sub && SUBSCRIPTION_MESSAGES.has(m[0]) ? m : undefined);
   for (;;) {
-    const msg = await conn.next(ours, timeoutMs);
+    const msg = conn.take(ours) ?? (await conn.next(ours, timeoutMs));
     if (msg[0] === 'EVENT') {
       chunk.push(msg[2]);
       received++;

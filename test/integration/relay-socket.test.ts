@@ -177,6 +177,25 @@ describe('a good relay', () => {
     assert.throws(() => conn.send(['REQ', 'x', {}]), relayError('closed', auth.url));
     await assert.rejects(conn.next(() => true, 200), relayError('closed', auth.url));
   });
+
+  it('take(): what is queued comes at once, oldest first, each once; nothing queued gives undefined; after close, a queued match still comes, then closed', async () => {
+    const conn = await open(good.url);
+    const sub = (m: unknown[]) => (m[1] === 'taken' ? m : undefined);
+    assert.equal(conn.take(sub), undefined, 'nothing asked, nothing queued');
+    conn.send(['REQ', 'taken', { until: 1_700_000_200 }]); // the stored three (a test above writes more)
+    await conn.next((m) => (m[1] === 'taken' && m[0] === 'EOSE' ? m : undefined), 500);
+    // The EOSE above was taken by next: the three EVENTs before it stay queued, in order.
+    const got = [conn.take(sub), conn.take(sub), conn.take(sub)].map((m) => (m?.[2] as { id: string } | undefined)?.id);
+    assert.deepEqual(got, STORED.map((e) => e.id).reverse(), 'newest first, as the relay sent them');
+    assert.equal(conn.take(sub), undefined, 'each message is taken once');
+
+    conn.send(['REQ', 'taken-2', { kinds: [0] }]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    conn.close();
+    const late = conn.take((m) => (m[1] === 'taken-2' && m[0] === 'EVENT' ? m : undefined));
+    assert.equal((late?.[2] as { id: string } | undefined)?.id, STORED[2]!.id, 'what came before the close is still there');
+    assert.throws(() => conn.take(sub), relayError('closed', good.url));
+  });
 });
 
 describe('relays that misbehave', () => {
