@@ -147,11 +147,16 @@ async function startRelay(ev: Events, share: number): Promise<{ url: string; clo
     const hi = lowerBound(created, until + 1);
     const prefix = Buffer.from(`["EVENT",${JSON.stringify(sub)},`);
     const suffix = Buffer.from(']');
+    // One write for the whole answer instead of one or more per frame (ws's socket, corked until
+    // the loop is done): 0.6-0.7 s of the relays' CPU against 1.0 s in the known pass at 200,000.
+    const socket = (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    socket.cork();
     for (let j = hi - 1; j >= Math.max(lo, hi - limit); j--) {
       const i = ids[j]!;
       ws.send(Buffer.concat([prefix, ev.buffers[ev.part[i]!]!.subarray(ev.start[i], ev.end[i]), suffix]), { binary: false });
     }
     ws.send(JSON.stringify(['EOSE', sub]));
+    socket.uncork();
   }
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as { port: number };
