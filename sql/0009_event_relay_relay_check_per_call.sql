@@ -13,16 +13,8 @@
 --    (23503), which the Synchronizer reads as "relay gone";
 --  - deleting relays deletes their links (the key's ON DELETE CASCADE);
 --  - a relay's URL cannot change while links name it (the key's ON UPDATE NO ACTION).
-DO $$
-DECLARE
-  c text;
-BEGIN
-  SELECT conname INTO c FROM pg_constraint
-  WHERE conrelid = 'event_relay'::regclass AND confrelid = 'relay'::regclass AND contype = 'f';
-  IF c IS NOT NULL THEN
-    EXECUTE format('ALTER TABLE event_relay DROP CONSTRAINT %I', c);
-  END IF;
-END $$;
+-- PostgreSQL's name for the key 0003 declared without one.
+ALTER TABLE event_relay DROP CONSTRAINT event_relay_relay_url_fkey;
 
 -- Locks the relay rows of p_urls against deletion until the end of the transaction; raises
 -- foreign_key_violation naming the first URL that is not a relay.
