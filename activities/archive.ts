@@ -42,7 +42,7 @@ export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], se
   // The ids come back as one string of 64-character hex ids: a text[] of them cost the worker
   // 5% of its time in the known-event pass of bench:sync, parsed character by character.
   const { rows } = await db.query<{ known: string | null; linked: number }>({
-    name: 'archive-find-link', // prepared: see PREPARED below
+    name: 'archive-find-link', // prepared: see PREPARED above
     text: `WITH found AS (SELECT id FROM event_find($1::bytea[]))
            SELECT string_agg(encode(id, 'hex'), '') AS known,
                   event_relay_link(coalesce(array_agg(id), '{}'), $2::text, $3::bigint) AS linked
