@@ -42,7 +42,10 @@ before(async () => {
   [env, t, relay] = await Promise.all([
     TestWorkflowEnvironment.createLocal({ server: { executable: temporalExecutable('cli') } }),
     freshDatabase(),
-    startLocalRelay({ events }),
+    // Each answer 300 ms late: the sync (~40 windows) then outlasts the worker's heartbeat throttle
+    // (5 s), so the server holds an activity's progress while it runs. Served at full speed, the
+    // 20,000 events were archived in ~3 s, one activity, before any heartbeat past its start.
+    startLocalRelay({ events, behaviour: 'slow', delayMs: 300 }),
   ]);
   const r = await insertRelays(t.db, [{ url: relay.url, network: 'clearnet', discoveredAt: 1 }], { allowLocal: true });
   assert.equal(r.inserted, 1);
