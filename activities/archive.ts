@@ -5,7 +5,7 @@
 // what the archive has, and one more, only if some are new, to store them with their links.
 // New events are verified by the process's verifier (verify/: native libsecp256k1 when it is
 // installed, else wasm; on worker threads or on this one).
-import type { EventCounts } from '../common/index.js';
+import { countReason, type EventCounts } from '../common/index.js';
 import type { Db } from './db.js';
 import { byteaHex, EVENT_INSERT, eventColumns, shapeProblem, type NostrEvent } from './store.js';
 import { eventId, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
@@ -24,7 +24,7 @@ export interface ArchiveResult extends EventCounts {
  */
 export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
   const result: ArchiveResult = { received: raw.length, inserted: 0, known: 0, linked: 0, invalid: {}, signaturesChecked: 0 };
-  const refuse = (reason: string) => void (result.invalid[reason] = (result.invalid[reason] ?? 0) + 1);
+  const refuse = (reason: string) => countReason(result.invalid, reason);
 
   // Every event's id is checked first (it must be the hash of the event): a forged copy of an
   // archived event is refused here, so what the lookup below finds can be linked at once.

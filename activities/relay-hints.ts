@@ -6,7 +6,7 @@
 // 10002, `relay` tags of kind 30002 relay sets, the `d` tag of kind 30166 relay discovery events,
 // and relay hints in `e`, `p`, `a`, `q` tags wherever they stand; the keys of kind 3's content
 // (the old JSON relay map); the content of kind 2 (recommend relay).
-import { parseRelayUrl, type Network, type RelayUrlOptions } from '../common/index.js';
+import { countReason, parseRelayUrl, type Network, type RelayUrlOptions } from '../common/index.js';
 
 /** Tags whose first value is meant to be a relay URL: if it is not one, it is counted as invalid. */
 const RELAY_TAGS = new Set(['r', 'relay', 'relays']);
@@ -36,7 +36,7 @@ export class Harvest {
   offer(raw: unknown, source: string): void {
     const r = parseRelayUrl(raw, this.options);
     if (!r.ok) {
-      this.invalid[r.code] = (this.invalid[r.code] ?? 0) + 1;
+      countReason(this.invalid, r.code);
       return;
     }
     this.seen++;
@@ -66,7 +66,7 @@ export function harvestEvent(ev: EventLike, into: Harvest): void {
   if (ev.kind === 3 && ev.content) {
     const map = parseJson(ev.content);
     if (map && typeof map === 'object' && !Array.isArray(map)) for (const key of Object.keys(map)) into.offer(key, source);
-    else if (ev.content.trim() !== '') into.invalid['bad-content'] = (into.invalid['bad-content'] ?? 0) + 1;
+    else if (ev.content.trim() !== '') countReason(into.invalid, 'bad-content');
   }
   if (ev.kind === 2 && ev.content) into.offer(ev.content, source);
 }

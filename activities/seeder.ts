@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { BAD_INPUT, parseRelayUrl, type SchemaCheck, type SeederInput, type SeedReport } from '../common/index.js';
+import { BAD_INPUT, countReason, parseRelayUrl, type SchemaCheck, type SeederInput, type SeedReport } from '../common/index.js';
 import type { Config } from '../workers/config.js';
 import type { Db } from './db.js';
 import { missingSchema } from './migrate.js';
@@ -57,7 +57,7 @@ export const createSeederActivities = ({ db, config }: ActivityDeps) => ({
           continue;
         }
         report.invalid++;
-        report.invalidReasons[r.code] = (report.invalidReasons[r.code] ?? 0) + 1;
+        countReason(report.invalidReasons, r.code);
         if (report.invalidSamples.length < INVALID_SAMPLES) report.invalidSamples.push({ line, url: url.slice(0, 200), reason: r.reason });
       }
       report.valid += rows.length;

@@ -5,7 +5,7 @@
 // relay's, then links the events the archive has from other relays and fetches only the rest by
 // id: complete however many events the window holds, so never full (unless too big for one
 // activity, below). Every event fetched goes through archiveEvents, which verifies it.
-import { addEventCounts, type WindowResult } from '../common/index.js';
+import { addEventCounts, countReason, type WindowResult } from '../common/index.js';
 import { archiveEvents } from './archive.js';
 import type { Db } from './db.js';
 import { byteaHex } from './store.js';
@@ -91,11 +91,11 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
     result.linked += links.linked;
     // An id fixes its event's created_at: a relay listing, for this window, an event of another
     // time has it wrong (or made it up). It is neither linked nor fetched.
-    if (links.outside.length) add(result.invalid, 'outside-window', links.outside.length);
+    if (links.outside.length) countReason(result.invalid, 'outside-window', links.outside.length);
     const have = new Set([...links.known, ...links.outside]);
     const fetched = await fetcher.fetch(batch.filter((id) => !have.has(id)));
     result.unserved! += fetched.unserved;
-    if (fetched.unasked) add(result.invalid, 'not-asked', fetched.unasked);
+    if (fetched.unasked) countReason(result.invalid, 'not-asked', fetched.unasked);
     beat();
   }
   return result;
@@ -217,9 +217,5 @@ async function linkKnown(db: Db, url: string, ids: string[], since: number, unti
   });
   const row = rows[0]!;
   return { known: row.known, outside: row.outside, linked: row.linked };
-}
-
-function add(counts: Record<string, number>, reason: string, n: number) {
-  counts[reason] = (counts[reason] ?? 0) + n;
 }
 

@@ -1,9 +1,14 @@
 // Summing the counts that activities return into the totals that hold them (a window's into an
 // activity's, an activity's into a workflow's status), one way everywhere.
 
-/** Counts by reason (refused events, rejected URLs): `from`'s added into `into`. */
+/** One more (or `n` more) under `reason` in a count by reason (refused events, rejected URLs, outcomes). */
+export function countReason(into: Record<string, number>, reason: string, n = 1): void {
+  into[reason] = (into[reason] ?? 0) + n;
+}
+
+/** Counts by reason: `from`'s added into `into`. */
 export function addReasons(into: Record<string, number>, from: Record<string, number>): void {
-  for (const [reason, n] of Object.entries(from)) into[reason] = (into[reason] ?? 0) + n;
+  for (const [reason, n] of Object.entries(from)) countReason(into, reason, n);
 }
 
 /** What archiving some events did. */

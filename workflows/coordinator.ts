@@ -12,7 +12,7 @@ import {
   log,
   setHandler,
 } from '@temporalio/workflow';
-import { inPool, type CoordinatorInput, type CoordinatorPass, type CoordinatorSettings, type CoordinatorStatus, type Network } from '../common/index.js';
+import { countReason, inPool, type CoordinatorInput, type CoordinatorPass, type CoordinatorSettings, type CoordinatorStatus, type Network } from '../common/index.js';
 
 export const coordinatorStatus = defineQuery<CoordinatorStatus>('status');
 export const runNow = defineSignal('runNow');
@@ -72,14 +72,14 @@ export async function coordinate<R extends Row>(c: Coordinator<R>, input: Coordi
     try {
       const { outcome, reason } = await c.child(row, pass);
       pass.done++;
-      pass.outcomes[outcome] = (pass.outcomes[outcome] ?? 0) + 1;
+      countReason(pass.outcomes, outcome);
       if (reason) {
         const key = reason.split(/[:\s]/, 1)[0] || 'unknown';
-        pass.reasons[key] = (pass.reasons[key] ?? 0) + 1;
+        countReason(pass.reasons, key);
       }
     } catch (err) {
       if (isCancellation(err)) throw err;
-      pass.outcomes.error = (pass.outcomes.error ?? 0) + 1;
+      countReason(pass.outcomes, 'error');
       log.warn(`${c.name}: child failed`, { url: row.url, error: (err as Error).message });
     } finally {
       status.inFlight--;
