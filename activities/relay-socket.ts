@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { SocksProxyAgent } from 'socks-proxy-agent';
-import { verifyEvent } from 'nostr-tools/pure';
+import { finalizeEvent, verifyEvent } from 'nostr-tools/pure';
 import type { Event } from 'nostr-tools';
 
 export type RelayErrorCode =
@@ -50,6 +50,8 @@ export interface RelayConnection {
   upgradeHeaders: Record<string, string | string[] | undefined>;
   /** Every parsed relay message arrives here in order; malformed frames (not JSON, not an array, unknown type) are counted in `malformed` and skipped, never thrown. */
   malformed: number;
+  /** The latest AUTH challenge the relay sent on this connection (undefined: none yet); the AUTH message is still queued for `next` as any other. */
+  readonly challenge?: string;
   send(message: unknown[]): void;
   /**
    * Resolves with the first message for which `match` returns something other than undefined
@@ -191,6 +193,7 @@ interface Waiter {
 
 class Connection implements RelayConnection {
   malformed = 0;
+  challenge: string | undefined;
   private readonly queue: Array<{ msg: unknown[]; bytes: number }> = [];
   private queuedBytes = 0;
   private readonly waiters = new Set<Waiter>(); // in the order they asked
@@ -274,6 +277,7 @@ class Connection implements RelayConnection {
       this.malformed++;
       return;
     }
+    if (msg[0] === 'AUTH') this.challenge = msg[1] as string; // NIP-42: the latest one is the one to answer
     for (const waiter of this.waiters) {
       let value: unknown;
       try {
@@ -528,6 +532,47 @@ export async function probeWrite(conn: RelayConnection, event: Event, options: {
     });
   }
   return result;
+}
+
+export type AuthResult = { ok: true } | { ok: false; reason: string };
+
+/**
+ * NIP-42: answers the relay's AUTH challenge with a kind-22242 event signed by `secretKey`
+ * (tags ["relay", conn.url] and ["challenge", challenge]), sent as ["AUTH", event], and waits for
+ * ["OK", id, accepted, message]. Uses the latest challenge the connection has seen, or waits up to
+ * timeoutMs for one; then waits up to timeoutMs for the OK (two waits at most, as probeWrite).
+ * The AUTH messages still queued are taken (they are answered). Never throws for a relay's answer:
+ * { ok: false, reason } with 'no challenge within N ms', 'refused: <message>' or 'no OK within N ms';
+ * throws RelayError only if the socket dies.
+ */
+export async function authenticate(conn: RelayConnection, secretKey: Uint8Array, options: { timeoutMs: number }): Promise<AuthResult> {
+  const { timeoutMs } = options;
+  const isAuth = (m: unknown[]) => (m[0] === 'AUTH' ? (m[1] as string) : undefined);
+  let challenge: string | undefined;
+  while ((challenge = conn.take(isAuth)) !== undefined); // queued challenges: the last is conn.challenge
+  challenge = conn.challenge;
+  if (challenge === undefined) {
+    try {
+      challenge = await conn.next(isAuth, timeoutMs);
+    } catch (err) {
+      if (isTimeout(err)) return { ok: false, reason: `no challenge within ${timeoutMs} ms` };
+      throw err;
+    }
+  }
+  const event = finalizeEvent(
+    { kind: 22242, created_at: Math.floor(Date.now() / 1000), tags: [['relay', conn.url], ['challenge', challenge]], content: '' },
+    secretKey,
+  );
+  conn.send(['AUTH', event]);
+  let ok: unknown[];
+  try {
+    ok = await conn.next((m) => (m[0] === 'OK' && m[1] === event.id ? m : undefined), timeoutMs);
+  } catch (err) {
+    if (isTimeout(err)) return { ok: false, reason: `no OK within ${timeoutMs} ms` };
+    throw err;
+  }
+  if (ok[2] === true) return { ok: true };
+  return { ok: false, reason: `refused: ${typeof ok[3] === 'string' ? ok[3].slice(0, 500) : ''}` };
 }
 
 /** A SOCKS5 agent for ws and http(s), from a proxy URL like socks5h://127.0.0.1:9050 (socks5h: the proxy resolves names, as .onion needs). */

@@ -1,10 +1,13 @@
 // The Synchronizer's unit of work: one activity reads a relay window after window, from the
-// workflow's cursor towards its target, for about SPAN_MS, and returns the cursor it reached.
+// workflow's cursor towards its target, for about SPAN_MS, and returns the cursor it reached with
+// what it learned of the relay (its cap, NIP-77, how it reads `until`: RelayKnowledge).
 //
-// A window [cursor+1, cursor+size] is asked with `limit`; if it comes back full it may be
-// incomplete, so it is asked again in half, down to one second; a complete window advances the
-// cursor and sizes the next one from its density (nextWindow). A one-second window still full is
-// counted in fullSeconds: NIP-01 cannot page within a second (a NIP-77 relay's window is never full).
+// A window is complete only on evidence (sync-proof.ts): over NIP-77 where the relay speaks it,
+// else paged with REQs until shown whole; a complete window advances the cursor and sizes the next
+// one from its density; a window the REQ budget could not finish is asked again smaller. Each
+// window overlaps the last by its edge second (a relay that reads `until` as exclusive left that
+// second out), unless that second was a dense one. Dense seconds that cannot be proven whole are
+// recorded gaps (sync_gap), logged, and looked at again later (`retryGaps`).
 //
 // Why several windows per activity: each activity costs the Temporal server ~15 ms of CPU plus
 // the worker's scheduling and a handful of history events. With one activity per window that was
@@ -13,9 +16,10 @@
 // in workflow history: the activity returns it, and the workflow passes it on. Within an
 // activity the progress rides on its heartbeats, so a retried attempt (a worker killed, a relay
 // that dropped the connection) resumes after the last complete window, not at the span's start.
-import { activityInfo, heartbeat } from '@temporalio/activity';
-import { addEventCounts, type SpanQuery, type SpanResult, type WindowResult } from '../common/index.js';
-import type { WindowQuery } from './sync-window.js';
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
+import { addEventCounts, UNKNOWN_RELAY, type RelayKnowledge, type SpanQuery, type SpanResult, type WindowResult } from '../common/index.js';
+import { AUDIT_EVERY, proveWindow, retrySecond, type Gap, type ProofReader } from './sync-proof.js';
+import { emptyWindow, NEGENTROPY_TARGET, RelayRefused, type WindowQuery } from './sync-window.js';
 
 /**
  * How long one activity keeps reading windows before it returns the cursor. Long enough that
@@ -23,41 +27,178 @@ import type { WindowQuery } from './sync-window.js';
  * status (and a cancel's reach, which heartbeats carry anyway) is never far behind.
  */
 export const SPAN_MS = 30_000;
+/** Pages one window may take (a dense second's REQs not counted) before it is asked again smaller. */
+const MAX_PAGES_PER_WINDOW = 40;
+/** Recorded gaps looked at again per activity. */
+const GAPS_PER_RETRY = 100;
+/** A relay that refused NEG-OPEN is offered it again after this long (relays are upgraded). */
+const NEGENTROPY_RECHECK_MS = 7 * 86_400_000;
 
-/** Reads one window into the archive; calls `beat` while it works (the span's heartbeat). */
-export type ReadWindow = (w: WindowQuery, beat: () => void) => Promise<WindowResult>;
+/** The heartbeat of the activity (it carries the span's progress). */
+type Beat = () => void;
 
-/** Windows from `q.cursor + 1` towards `q.target`: at least one, then as many as `spanMs` allows. */
-export async function syncSpan(q: SpanQuery, read: ReadWindow, spanMs = SPAN_MS): Promise<SpanResult> {
+/** What a span needs of the relay and the archive: sync-window.ts over a connection, or a simulated relay in the workflow tests. */
+export interface RelayIo {
+  /** A ProofReader whose REQs add what they received and archived into `counts`. */
+  reader(counts: WindowResult, k: RelayKnowledge, beat: Beat): Promise<ProofReader>;
+  /** A window over NIP-77, or why the relay does not take it (`lasting`: it does not speak it at all). */
+  negentropy?(w: WindowQuery, beat: Beat): Promise<WindowResult | { unsupported: string; lasting: boolean }>;
+  /** Gaps: recorded (the same second again updates its row), this relay's open ones, and those since proven whole. */
+  recordGaps(gaps: Gap[]): Promise<void>;
+  openGaps(limit: number): Promise<number[]>;
+  fillGaps(seconds: number[]): Promise<void>;
+}
+
+/** Windows from the cursor towards `q.target`: at least one, then as many as `spanMs` allows. */
+export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Promise<SpanResult> {
   const p: SpanResult = resumed(q) ?? {
-    cursor: q.cursor, windowSec: q.windowSec, windows: 0, splits: 0, negentropyWindows: 0, fullSeconds: 0,
-    received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, unserved: 0,
+    cursor: q.cursor, windowSec: q.windowSec, windows: 0, splits: 0, negentropyWindows: 0, unserved: 0,
+    received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, reqs: 0, pages: 0, denseSeconds: 0, gaps: 0, gapsFilled: 0,
+    overlapFound: 0, capLowered: 0, relay: { ...UNKNOWN_RELAY, ...q.relay },
   };
+  const k = p.relay;
+  if (k.negentropy === 'no' && Date.now() - (k.negentropyCheckedAt ?? 0) > NEGENTROPY_RECHECK_MS) k.negentropy = 'unknown';
   // Every heartbeat of the activity carries the progress: the last one is what a retry resumes from.
   const beat = () => heartbeat(p);
   const started = Date.now();
-  do {
-    if (p.cursor >= q.target) break;
-    const since = p.cursor + 1;
-    const until = Math.min(p.cursor + p.windowSec, q.target);
-    const r = await read({ url: q.url, since, until, limit: q.limit }, beat);
-    p.windows++;
-    if (r.method === 'negentropy') p.negentropyWindows++;
-    addEventCounts(p, r);
-    p.unserved += r.unserved ?? 0;
-    if (r.full && until > since) {
-      // Possibly incomplete: ask again for the first half (its events are archived already, so
-      // the repeat costs links only).
-      p.windowSec = Math.max(1, Math.floor((until - since + 1) / 2));
-      p.splits++;
-    } else {
-      if (r.full) p.fullSeconds++; // one second holding more than `limit` events: see README
+  // The first window of a round is audited: the relay may have changed its cap since the last one.
+  let auditPending = q.fresh === true;
+  /** Ids of the last window's edge second, to count what the overlap finds. */
+  let edgeIds: Set<string> | undefined;
+  /**
+   * Seconds an unfinished window read whole (above the oldest second its pages reached): the
+   * windows below them are read first, then the cursor jumps past them instead of reading them again.
+   */
+  let done: { from: number; to: number } | undefined;
+  try {
+    if (q.retryGaps) await retryGaps();
+    do {
+      if (p.cursor >= q.target) break;
+      // Overlap the last window by its edge second, unless that second was read as dense.
+      const overlap = p.cursor >= 0 && k.denseEdge !== p.cursor;
+      const since = overlap ? p.cursor : p.cursor + 1;
+      const until = Math.min(p.cursor + p.windowSec, q.target, done ? done.from - 1 : Infinity);
+      const ask = Math.min(q.limit, k.maxLimit ?? Infinity);
+      const w = { url: q.url, since, until, limit: ask };
+      p.windows++;
+
+      if (io.negentropy && k.negentropy !== 'no') {
+        const r = await io.negentropy(w, beat);
+        if ('unsupported' in r) {
+          if (r.lasting) {
+            k.negentropy = 'no';
+            k.negentropyCheckedAt = Date.now();
+          }
+        } else {
+          k.negentropy = 'yes';
+          k.negentropyCheckedAt = Date.now();
+          p.negentropyWindows++;
+          addCounts(p, r);
+          if (r.complete) {
+            p.cursor = until;
+            k.denseEdge = undefined;
+            p.windowSec = resize(until - since + 1, r.listed ?? 0, NEGENTROPY_TARGET, q.maxWindowSec);
+          } else {
+            p.splits++;
+            p.windowSec = Math.max(1, Math.floor((until - since + 1) / 2));
+          }
+          beat();
+          continue;
+        }
+      }
+
+      const counts = emptyWindow('req');
+      const reader = await io.reader(counts, k, beat);
+      const audit = auditPending || k.sinceAudit >= AUDIT_EVERY;
+      const proof = await proveWindow(reader, k, { since, until, ask, maxPages: MAX_PAGES_PER_WINDOW, audit });
+      addCounts(p, counts);
+      p.pages += Math.max(0, proof.reqs - 1);
+      p.denseSeconds += proof.denseSeconds;
+      if (overlap && edgeIds) for (const id of proof.idsAtSince) if (!edgeIds.has(id)) p.overlapFound++;
+      if (proof.gaps.length) await recordGaps(proof.gaps);
+      if (proof.capLowered) {
+        // It cut an answer below the cap it had shown: what was taken on that cap since the last
+        // audit is read again.
+        p.capLowered++;
+        log.warn('relay caps its answers lower than before: reading again since its last audit', { relay: q.url, cap: k.largestAnswer, from: k.auditCursor });
+        p.cursor = Math.min(p.cursor, k.auditCursor);
+        p.windowSec = resize(until - since + 1, proof.distinct, ask, q.maxWindowSec);
+        k.sinceAudit = 0;
+        k.lastAnswer = 0;
+        edgeIds = undefined;
+        done = undefined;
+        beat();
+        continue;
+      }
+      if (!proof.complete) {
+        // Out of REQs before the window's start: what it read above its oldest page is whole; the
+        // rest is asked again from the same start, smaller, sized for the density seen.
+        if (proof.reached >= since) done = { from: proof.reached + 1, to: done && done.from === until + 1 ? done.to : until };
+        p.splits++;
+        const fits = resize(until - proof.reached + 1, proof.distinct, (ask * MAX_PAGES_PER_WINDOW) / 2, q.maxWindowSec);
+        p.windowSec = Math.max(1, Math.min(fits, Math.floor((until - since + 1) / 2)));
+        beat();
+        continue;
+      }
+      if (proof.paged || proof.audited) {
+        // Shown whole by paging: the windows the learned cap vouches for start after it.
+        k.auditCursor = until;
+        k.sinceAudit = 0;
+        if (proof.firstAnswer > 0) auditPending = false;
+      } else if (proof.firstAnswer > 0) {
+        k.sinceAudit++;
+        k.lastAnswer = proof.firstAnswer;
+      }
+      k.denseEdge = proof.denseAtUntil ? until : undefined;
+      edgeIds = proof.idsAtUntil;
       p.cursor = until;
-      p.windowSec = nextWindow(until - since + 1, r.method === 'negentropy' ? 0 : r.received, q.limit, q.maxWindowSec);
-    }
-    beat();
-  } while (Date.now() - started < spanMs);
+      if (done && p.cursor >= done.from - 1) {
+        p.cursor = done.to;
+        done = undefined;
+        edgeIds = undefined;
+      }
+      p.windowSec = resize(until - since + 1, proof.distinct, ask, q.maxWindowSec);
+      beat();
+    } while (Date.now() - started < spanMs);
+  } catch (err) {
+    if (!(err instanceof RelayRefused)) throw err;
+    p.refused = err.message;
+  }
   return p;
+
+  async function recordGaps(gaps: Gap[]) {
+    await io.recordGaps(gaps);
+    p.gaps += gaps.length;
+    for (const g of gaps) log.warn('events of one second could not all be fetched: recorded as a gap', { relay: q.url, second: g.second, received: g.received, reason: g.reason });
+  }
+
+  /** The relay's recorded gaps, each read again as a dense second: those now proven whole are filled. */
+  async function retryGaps() {
+    const seconds = await io.openGaps(GAPS_PER_RETRY);
+    const filled: number[] = [];
+    const still: Gap[] = [];
+    for (const second of seconds) {
+      const counts = emptyWindow('req');
+      const r = await retrySecond(await io.reader(counts, k, beat), k, second);
+      addCounts(p, counts);
+      if (r.complete) filled.push(second);
+      else still.push({ second, received: r.received, reason: r.reason });
+      beat();
+    }
+    if (still.length) await io.recordGaps(still); // their rows say when they were last tried, and what came
+    if (filled.length) {
+      await io.fillGaps(filled);
+      p.gapsFilled += filled.length;
+      log.info('recorded gaps filled', { relay: q.url, filled: filled.length });
+    }
+    p.gapsRetried = seconds.length;
+  }
+}
+
+function addCounts(p: SpanResult, r: WindowResult) {
+  addEventCounts(p, r);
+  p.reqs += r.reqs;
+  p.unserved += r.unserved ?? 0;
 }
 
 /**
@@ -66,18 +207,18 @@ export async function syncSpan(q: SpanQuery, read: ReadWindow, spanMs = SPAN_MS)
  */
 function resumed(q: SpanQuery): SpanResult | undefined {
   const d = activityInfo().heartbeatDetails as Partial<SpanResult> | undefined;
-  if (typeof d?.cursor !== 'number' || typeof d.windowSec !== 'number' || typeof d.windows !== 'number' || typeof d.invalid !== 'object') return undefined;
-  if (d.cursor < q.cursor || d.cursor > q.target || d.windowSec < 1) return undefined;
+  if (typeof d?.cursor !== 'number' || typeof d.windowSec !== 'number' || typeof d.windows !== 'number' || typeof d.invalid !== 'object' || typeof d.relay !== 'object') return undefined;
+  // (A relay caught capping lower moves the cursor back to its last audit, before q.cursor.)
+  if (d.cursor < Math.min(q.cursor, q.relay?.auditCursor ?? q.cursor) || d.cursor > q.target || d.windowSec < 1) return undefined;
   return d as SpanResult;
 }
 
 /**
- * The next window after a complete one of `sec` seconds that held `served` events: sized for about
- * half of `limit` at the same density (doubling every time had every other window come back full,
- * asked twice), at most twice as long, at least one second. A negentropy window is never full, so
- * it just doubles.
+ * The next window after a complete one of `sec` seconds that held `got` events: sized for about
+ * `target` events at the same density (most of the relay's answer: what goes past it is paged,
+ * not asked again), at most twice as long, at least one second.
  */
-function nextWindow(sec: number, served: number, limit: number, maxSec: number): number {
-  const factor = served === 0 ? 2 : Math.min(2, limit / 2 / served);
+function resize(sec: number, got: number, target: number, maxSec: number): number {
+  const factor = got === 0 ? 2 : Math.min(2, (target * 0.8) / got);
   return Math.max(1, Math.min(maxSec, Math.floor(sec * factor)));
 }

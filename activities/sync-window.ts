@@ -1,16 +1,18 @@
 // The Synchronizer's two ways to read a window [since, until] of one relay into the archive.
-// REQ (NIP-01) gets the newest `limit` events of the window: one that comes back full may hide
-// more, and the workflow splits it, down to one second, where NIP-01 cannot page any further.
-// Negentropy (NIP-77) reconciles the ids the archive has from this relay in the window with the
-// relay's, then links the events the archive has from other relays and fetches only the rest by
-// id: complete however many events the window holds, so never full (unless too big for one
-// activity, below). Every event fetched goes through archiveEvents, which verifies it.
+// REQ (NIP-01): a ProofReader over the connection (each REQ read to EOSE, its events archived in
+// chunks as they come), which sync-proof.ts pages until the window is shown complete. A relay
+// that asks for NIP-42 authentication is answered with the configured key, and a relay that
+// refuses to be read anyway is a RelayRefused, an answer the span returns, not an error.
+// Negentropy (NIP-77) reconciles the window's ids with the relay's, then links the events the
+// archive has from other relays and fetches only the rest by id: complete however many events the
+// window holds. Every event fetched goes through archiveEvents, which verifies it.
 import { addEventCounts, countReason, type WindowResult } from '../common/index.js';
 import { archiveEvents } from './archive.js';
 import type { Db } from './db.js';
 import { byteaHex } from './store.js';
 import { reconcile, type IdRecord, type Reconciliation } from './negentropy.js';
-import { RelayError, type RelayConnection } from './relay-socket.js';
+import { authenticate, RelayError, type RelayConnection } from './relay-socket.js';
+import type { Answer, Got, ProofReader, ReqFilter } from './sync-proof.js';
 
 export interface WindowQuery {
   url: string;
@@ -21,13 +23,13 @@ export interface WindowQuery {
 }
 
 /**
- * A window of several seconds needing more than this many REQs of `limit` ids is fetched that far
- * and reported full, so the workflow halves it: one activity stays well inside its
- * start-to-close timeout, and what was fetched is linked, so the halves do not fetch it again.
+ * Ids a window over NIP-77 may list and fetch in one activity: a window listing more is stopped
+ * there and asked again in half. Large, so that a window is listed once (a listing costs 32 bytes
+ * an id, and a halved window is listed again); the next window is sized for NEGENTROPY_TARGET ids.
  */
-const FETCHES_PER_WINDOW = 20;
-/** A single second is never split: past this many needed ids (a relay making ids up?) it stays full. */
-const MAX_NEED_ONE_SECOND = 200_000;
+const MAX_NEED = 100_000;
+/** Ids the next NIP-77 window is sized for, at the density of the last one. */
+export const NEGENTROPY_TARGET = 20_000;
 /**
  * Events are archived in chunks of this many as a subscription is read: each chunk's events are
  * garbage soon after they arrive, where a whole window held until EOSE (5,000 events in the
@@ -44,21 +46,95 @@ type Beat = () => void;
 /** The relay did not take our NEG-OPEN: read the window with REQ instead. */
 export type Fallback = Extract<Reconciliation, { supported: false }>;
 
-/** NIP-01: the newest `limit` events of the window, read to EOSE, archived as they come. */
-export async function reqWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number, beat: Beat): Promise<WindowResult> {
-  const result: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false, method: 'req' };
+/** The relay refuses to be read: NIP-42 without a key, or `restricted:` (after AUTH or not). An answer, not a fault. */
+export class RelayRefused extends Error {
+  override name = 'RelayRefused';
+}
+
+/** The relay ended a subscription with CLOSED: its reason (NIP-01 prefixes: `auth-required:`, `restricted:`, `error:` ...). */
+class SubscriptionClosed extends RelayError {
+  constructor(url: string, readonly reason: string) {
+    super('closed', `${url} closed the subscription: ${reason.slice(0, 200)}`);
+  }
+}
+
+export interface ReaderOptions {
+  db: Db;
+  url: string;
+  timeoutMs: number;
+  beat: Beat;
+  /** What the REQs received and archived, summed. */
+  counts: WindowResult;
+  /** NIP-42 key; undefined: a relay that asks for authentication is refused to us. */
+  authKey?: Uint8Array;
+  /** Called once the relay accepted our AUTH. */
+  onAuthenticated?: () => void;
+  negentropySecond?: (second: number) => Promise<boolean>;
+}
+
+/** A ProofReader (sync-proof.ts) over an open connection: each REQ read to EOSE, its events archived as they come. */
+export function connectionReader(conn: RelayConnection, o: ReaderOptions): ProofReader {
+  let authTried = false;
   const seenAt = Math.floor(Date.now() / 1000);
-  const read = await readSubscription(conn, `sync-${q.since}-${q.until}`, { since: q.since, until: q.until, limit: q.limit }, q.limit, timeoutMs, beat, async (events) =>
-    addEventCounts(result, await archiveEvents(db, q.url, events, seenAt)),
-  );
-  result.full = read >= q.limit;
-  return result;
+  const once = async (filter: ReqFilter): Promise<Answer> => {
+    const events: Got[] = [];
+    const n = await readSubscription(conn, `sync-${filter.since}-${++subscriptions}`, filter, filter.limit, o.timeoutMs, o.beat, async (chunk) => {
+      for (const e of chunk) {
+        const got = summary(e);
+        if (got) events.push(got);
+      }
+      addEventCounts(o.counts, await archiveEvents(o.db, o.url, chunk, seenAt));
+    });
+    o.counts.reqs++;
+    return { n, events };
+  };
+  return {
+    async req(filter) {
+      try {
+        return await once(filter);
+      } catch (err) {
+        if (!(err instanceof SubscriptionClosed)) throw err;
+        const wantsAuth = err.reason.startsWith('auth-required:') || (err.reason.startsWith('restricted:') && conn.challenge !== undefined);
+        if (!wantsAuth || authTried) throw new RelayRefused(err.reason.slice(0, 300));
+        if (!o.authKey) throw new RelayRefused(`${err.reason.slice(0, 200)} (no key to authenticate with: synchronizer.private_key or monitor.private_key)`);
+        authTried = true;
+        const auth = await authenticate(conn, o.authKey, { timeoutMs: o.timeoutMs });
+        if (!auth.ok) throw new RelayRefused(`NIP-42 authentication failed: ${auth.reason}`);
+        o.onAuthenticated?.();
+        try {
+          return await once(filter);
+        } catch (again) {
+          if (again instanceof SubscriptionClosed) throw new RelayRefused(`after NIP-42 authentication: ${again.reason.slice(0, 300)}`);
+          throw again;
+        }
+      }
+    },
+    negentropySecond: o.negentropySecond,
+  };
+}
+
+/** Subscriptions opened by this process: each id unique on its connection, whatever windows came before. */
+let subscriptions = 0;
+
+/** A window's counts before anything is read. */
+export function emptyWindow(method: 'req' | 'negentropy'): WindowResult {
+  return {
+    received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, complete: false, method, reqs: 0, pages: 0, denseSeconds: 0, gaps: 0,
+    overlapFound: 0, capLowered: false,
+  };
+}
+
+/** What the proof needs of an event the relay sent, when it has the shape of one (archiveEvents judges the rest). */
+function summary(e: unknown): Got | undefined {
+  const x = e as { id?: unknown; created_at?: unknown; kind?: unknown; pubkey?: unknown };
+  if (typeof x?.id !== 'string' || typeof x.pubkey !== 'string' || !Number.isSafeInteger(x.created_at) || !Number.isSafeInteger(x.kind)) return undefined;
+  return { id: x.id, createdAt: x.created_at as number, kind: x.kind as number, pubkey: x.pubkey };
 }
 
 /** NIP-77: reconcile, link what the archive has, fetch the rest by id; a Fallback when the relay does not take it. */
 export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQuery, timeoutMs: number, beat: Beat): Promise<WindowResult | Fallback> {
-  const oneSecond = q.since === q.until;
-  const result: WindowResult = { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, full: false, method: 'negentropy', unserved: 0 };
+  const result = emptyWindow('negentropy');
+  result.unserved = 0;
   // Our side is empty: the relay lists every id of the window (32 bytes each) and one indexed
   // lookup per batch sorts them into linked already / archived from another relay / to fetch.
   // Listing the archive's links in the window instead would scan every archived event of that
@@ -66,7 +142,7 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
   // past the cursor hold next to no links of this relay anyway.
   const ours: IdRecord[] = [];
 
-  const maxNeed = oneSecond ? MAX_NEED_ONE_SECOND : q.limit * FETCHES_PER_WINDOW;
+  const maxNeed = MAX_NEED;
   const rec = await reconcile(conn, {
     subId: `neg-${q.since}-${q.until}`,
     filter: { since: q.since, until: q.until },
@@ -77,7 +153,8 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
   });
   if (!rec.supported) return rec;
   const need = rec.need.slice(0, maxNeed);
-  result.full = rec.stoppedEarly || rec.need.length > maxNeed;
+  result.complete = !rec.stoppedEarly && rec.need.length <= maxNeed;
+  result.listed = rec.need.length;
 
   const seenAt = Math.floor(Date.now() / 1000);
   const fetcher = new IdFetcher(conn, `ids-${q.since}-${q.until}`, q.limit, timeoutMs, beat, async (events) => addEventCounts(result, await archiveEvents(db, q.url, events, seenAt)));
@@ -188,7 +265,7 @@ async function readSubscription(
         beat();
       }
     } else if (msg[0] === 'EOSE') break;
-    else throw new RelayError('closed', `${conn.url} closed the window: ${String(msg[2] ?? '')}`);
+    else throw new SubscriptionClosed(conn.url, String(msg[2] ?? ''));
   }
   conn.send(['CLOSE', sub]);
   if (chunk.length) await archive(chunk);

@@ -28,25 +28,20 @@ export const createSyncActivities = ({ db, config }: ActivityDeps) => {
   return {
     /** One relay's settings for its next round, and whether the relay is still in the relay table. */
     async syncSettings(q: { url: string }): Promise<SyncSettings> {
-      // The relay's own cap (NIP-11 limitation.max_limit, as the Monitor last stored it): a relay
-      // that sends 100 of a window when asked for 500 has not finished it, and asking for its cap
-      // lets the window be seen as full and split.
-      const { rows } = await db.query<{ max_limit: string | null }>(
-        `SELECT (SELECT payload #>> '{limitation,max_limit}' FROM relay_metadata_latest
-                 WHERE relay_url = r.url AND metadata_type = 'nip11') AS max_limit
-         FROM relay r WHERE r.url = $1`,
-        [q.url],
-      );
-      const cap = Number(rows[0]?.max_limit);
+      // (The relay's own cap, its NIP-11 max_limit, is read by the sync activity itself before
+      // its windows, where it can also fetch the document when none is stored.)
+      const { rows } = await db.query(`SELECT 1 FROM relay WHERE url = $1::text`, [q.url]);
       const isPriority = priority.has(q.url);
       return {
         start: s.start,
         endLagSec: Math.round(s.end_lag / 1000),
-        limit: Number.isInteger(cap) && cap > 0 ? Math.min(s.limit, cap) : s.limit,
+        limit: s.limit,
         maxWindowSec: Math.max(1, Math.round(s.max_window / 1000)),
         intervalMs: isPriority ? s.priority_interval : s.interval,
         listed: rows.length > 0,
         priority: isPriority,
+        gapRetryMs: s.gap_retry,
+        refusedRetryMs: s.refused_retry,
       };
     },
 

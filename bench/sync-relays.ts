@@ -28,6 +28,8 @@ const SPAN = Number(process.env.BENCH_SPAN ?? N);
 const RELAYS = Number(process.env.BENCH_RELAYS ?? 4);
 const CACHE = join(import.meta.dirname, '..', '.bench-cache', `sync-${N}-${SPAN}-v1`);
 const AUTHORS = 5000;
+/** Events a relay sends for one REQ at most, whatever the limit asked: a silent cap, as many real relays have (0: none). */
+const CAP = Number(process.env.BENCH_RELAY_CAP ?? 0) || Infinity;
 
 interface Meta {
   events: number;
@@ -142,7 +144,7 @@ async function startRelay(ev: Events, share: number): Promise<{ url: string; clo
   function answer(ws: WebSocket, sub: string, f: Record<string, unknown>) {
     const since = typeof f.since === 'number' ? f.since : 0;
     const until = typeof f.until === 'number' ? f.until : Number.MAX_SAFE_INTEGER;
-    const limit = typeof f.limit === 'number' ? f.limit : 500;
+    const limit = Math.min(typeof f.limit === 'number' ? f.limit : 500, CAP);
     const lo = lowerBound(created, since);
     const hi = lowerBound(created, until + 1);
     const prefix = Buffer.from(`["EVENT",${JSON.stringify(sub)},`);

@@ -154,26 +154,86 @@ export interface SyncSettings {
   /** The relay is still in the relay table: a sync of a relay that is gone ends. */
   listed: boolean;
   priority: boolean;
+  /** How often a relay's recorded gaps are looked at again. */
+  gapRetryMs: number;
+  /** How long a relay that refuses to be read (NIP-42) waits before it is tried again. */
+  refusedRetryMs: number;
 }
 
 /** What the Synchronizer's coordinator does with a relay of a page. */
 export type SyncAction = 'start' | 'running' | 'stopped';
 
+/**
+ * What a relay's sync has learned about the relay, carried in its workflow state (and so through
+ * continue-as-new): what a window's answer proves depends on it (see activities/sync-proof.ts).
+ */
+export interface RelayKnowledge {
+  /**
+   * The most events the relay has sent in answer to one REQ. An answer smaller than this was not
+   * cut by the relay's cap, so it is complete; 0 until the relay has answered anything.
+   */
+  largestAnswer: number;
+  /** NIP-11 `limitation.max_limit`, as last read (the Monitor's stored document, or the sync's own fetch). */
+  maxLimit?: number;
+  /** When the sync last fetched the relay's NIP-11 itself (none was stored), ms. */
+  nip11FetchedAt?: number;
+  /** NIP-77: reconciled before ('yes'), refused or not listed in its NIP-11 ('no'), or not known yet. */
+  negentropy: 'unknown' | 'yes' | 'no';
+  /** When `negentropy` was last learned from an answer, ms (a 'no' is asked again after a week). */
+  negentropyCheckedAt?: number;
+  /** The relay treats `until` as exclusive (created_at < until, against NIP-01): its windows are asked with until + 1. */
+  untilExclusive: boolean;
+  /** Windows taken on `largestAnswer` alone since the last audit (a window whose completeness was shown by paging). */
+  sinceAudit: number;
+  /**
+   * The cursor before the last passed audit: a relay caught capping below `largestAnswer` has the
+   * windows since read again from here.
+   */
+  auditCursor: number;
+  /** The size of the last answer taken on trust: the same size twice in a row is what a cap looks like, so it is audited. */
+  lastAnswer: number;
+  /** The cursor's second was read as a dense second: the next window starts after it instead of overlapping it. */
+  denseEdge?: number;
+  /** NIP-42: the relay asked for authentication, and the sync authenticated. */
+  authenticated?: boolean;
+}
+
+export const UNKNOWN_RELAY: RelayKnowledge = {
+  largestAnswer: 0, negentropy: 'unknown', untilExclusive: false, sinceAudit: 0, auditCursor: -1, lastAnswer: 0,
+};
+
 /** What one window of one relay gave: counts, never the events. */
 export interface WindowResult extends EventCounts {
-  /** The relay returned `limit` events (or hit its own cap): the window may be incomplete. */
-  full: boolean;
   /**
-   * How the window was read: `negentropy` (NIP-77) reconciles ids and fetches what the archive
-   * lacks, complete however many events the window holds; `req` (NIP-01) gets the newest `limit`.
+   * The window is complete on evidence (an answer smaller than the relay's learned cap, a page
+   * that brought nothing older, a NIP-77 reconciliation), its dense seconds read or recorded as
+   * gaps. False: the page budget ran out first; the window is asked again smaller.
    */
+  complete: boolean;
+  /** How the window was read: `negentropy` (NIP-77) reconciles ids; `req` (NIP-01) pages with `until`. */
   method?: 'negentropy' | 'req';
   /** Negentropy: ids the relay listed for the window but did not serve when asked for them. */
   unserved?: number;
+  /** Negentropy: ids the relay listed for the window (for the next window's size). */
+  listed?: number;
+  /** REQs sent for the window (pages, verifications, dense seconds). */
+  reqs: number;
+  /** REQs beyond the first sent only to prove the window complete or to page it. */
+  pages: number;
+  /** Seconds holding more than one answer: read at the relay's cap, over NIP-77 or split by kind. */
+  denseSeconds: number;
+  /** Dense seconds that could not be proven complete: recorded in sync_gap. */
+  gaps: number;
+  /** Events of the overlapped edge second that the previous window had not received. */
+  overlapFound: number;
+  /** The relay was caught capping below what it had sent before: the windows since the last audit are read again. */
+  capLowered: boolean;
+  /** The second the window's oldest events share when it was read as dense (for the next window's overlap). */
+  denseEdge?: number;
 }
 
 /**
- * One syncWindows activity: windows of one relay from `cursor + 1` up to `target`, each at most
+ * One syncWindows activity: windows of one relay from the cursor up to `target`, each at most
  * `maxWindowSec`, starting at `windowSec` (see activities/sync-span.ts).
  */
 export interface SpanQuery {
@@ -182,8 +242,15 @@ export interface SpanQuery {
   cursor: number;
   windowSec: number;
   target: number;
+  /** Events per REQ (the config's; the relay's NIP-11 max_limit lowers it). */
   limit: number;
   maxWindowSec: number;
+  /** What the relay's workflow knows of it; absent: nothing yet. */
+  relay?: RelayKnowledge;
+  /** The first activity of a round (after a sleep): its first window is audited, since a relay may have changed since. */
+  fresh?: boolean;
+  /** Retry the relay's recorded gaps first. */
+  retryGaps?: boolean;
 }
 
 /** What a syncWindows activity did: where the cursor got to, the next window's size, and the counts. */
@@ -192,19 +259,31 @@ export interface SpanResult extends EventCounts {
   windowSec: number;
   /** Windows asked (a split window counts each time it is asked). */
   windows: number;
-  /** Windows that came back full and were asked again in half. */
+  /** Windows the page budget could not finish, asked again smaller. */
   splits: number;
   /** Windows reconciled over NIP-77 (negentropy); the others were read with REQ. */
   negentropyWindows: number;
-  /** One-second windows still full: events beyond `limit` in that second could not be paged. */
-  fullSeconds: number;
   /** Negentropy: ids the relay listed but did not serve when asked for them. */
   unserved: number;
+  reqs: number;
+  pages: number;
+  denseSeconds: number;
+  /** Gaps recorded (dense seconds not proven complete), and recorded gaps filled since. */
+  gaps: number;
+  gapsFilled: number;
+  /** Open gaps of this relay looked at again in this activity (undefined: none was). */
+  gapsRetried?: number;
+  overlapFound: number;
+  /** Times the relay was caught capping lower than it had, and the cursor was moved back to its last audit. */
+  capLowered: number;
+  relay: RelayKnowledge;
+  /** The relay refuses to be read (NIP-42 without a key, `restricted:` after AUTH): why. Nothing more was read. */
+  refused?: string;
 }
 
 export interface SyncStatus {
   url: string;
-  /** Every event with created_at <= cursor that the relay serves is archived. */
+  /** Every event with created_at <= cursor that the relay serves is archived, or its second is a recorded gap. */
   cursor: number;
   windowSec: number;
   windows: number;
@@ -214,9 +293,22 @@ export interface SyncStatus {
   received: number;
   inserted: number;
   invalid: Record<string, number>;
-  /** A one-second window still full: events beyond `limit` in that second could not be paged. */
-  fullSeconds: number;
-  phase: 'syncing' | 'caught up' | 'ended';
+  /** REQs sent, and those beyond each window's first (proof and paging). */
+  reqs: number;
+  pages: number;
+  denseSeconds: number;
+  /** Seconds recorded as gaps (sync_gap), and gaps filled later. */
+  gaps: number;
+  gapsFilled: number;
+  /** When the relay's gaps were last looked at again (ms). */
+  gapsRetriedAt?: number;
+  overlapFound: number;
+  capLowered: number;
+  /** What the sync has learned about the relay: its cap, NIP-77, `until`, NIP-42. */
+  relay: RelayKnowledge;
+  phase: 'syncing' | 'caught up' | 'not archivable' | 'ended';
+  /** Why the relay cannot be archived now (it is looked at again after `refused_retry`). */
+  notArchivable?: string;
   /** Why the workflow ended (the relay left the relay table). */
   ended?: string;
 }

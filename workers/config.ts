@@ -86,6 +86,12 @@ const configSchema = z.strictObject({
       /** The coordinator: how often it looks for relays without a sync workflow, and rows per page. */
       pass_interval: duration.default(900_000),
       page_size: z.number().int().min(1).max(1000).default(1000),
+      /** A relay's recorded gaps (dense seconds not proven complete) are looked at again this often. */
+      gap_retry: duration.default(86_400_000),
+      /** A relay that refuses to be read (NIP-42 without a key, `restricted:`) is tried again after this long. */
+      refused_retry: duration.default(86_400_000),
+      /** NIP-42 key (hex) for relays that ask for authentication; empty: the Monitor's key, if any. */
+      private_key: z.string().regex(/^([0-9a-f]{64})?$/, 'expected 64 lower-case hex characters (a secret key), or ""').default(''),
     })
     .prefault({}),
   finder: z.strictObject({

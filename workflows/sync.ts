@@ -21,6 +21,7 @@ import {
   continueAsNew,
   defineQuery,
   isCancellation,
+  log,
   ParentClosePolicy,
   proxyActivities,
   setHandler,
@@ -30,7 +31,9 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
 import type { SyncActivities, SyncRow } from '../activities/sync.js';
-import { addReasons, coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, type SyncStatus } from '../common/index.js';
+import {
+  addReasons, coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, UNKNOWN_RELAY, type SpanResult, type SyncStatus,
+} from '../common/index.js';
 import { coordinate, runNow } from './coordinator.js';
 
 export const syncStatus = defineQuery<SyncStatus>('status');
@@ -106,7 +109,16 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
     received: carried.received ?? 0,
     inserted: carried.inserted ?? 0,
     invalid: carried.invalid ?? {},
-    fullSeconds: carried.fullSeconds ?? 0,
+    reqs: carried.reqs ?? 0,
+    pages: carried.pages ?? 0,
+    denseSeconds: carried.denseSeconds ?? 0,
+    gaps: carried.gaps ?? 0,
+    gapsFilled: carried.gapsFilled ?? 0,
+    // The first look at recorded gaps comes one gap_retry after the workflow's start.
+    gapsRetriedAt: carried.gapsRetriedAt ?? Date.now(),
+    overlapFound: carried.overlapFound ?? 0,
+    capLowered: carried.capLowered ?? 0,
+    relay: carried.relay ?? UNKNOWN_RELAY,
     phase: 'syncing',
   };
   let wake = false;
@@ -122,28 +134,39 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
     if (!settings.listed) return ended(status);
     status.phase = 'syncing';
     const target = Math.floor(Date.now() / 1000) - settings.endLagSec;
+    // A round's first activity audits its first window (the relay may have changed since the
+    // last round) and, once every gap_retry, looks at the relay's recorded gaps again.
+    let fresh = true;
+    let refused: string | undefined;
     while (status.cursor < target && spans < SPANS_PER_RUN && !workflowInfo().continueAsNewSuggested) {
+      const retryGaps = fresh && status.gaps > status.gapsFilled && Date.now() - (status.gapsRetriedAt ?? 0) >= settings.gapRetryMs;
       let r;
       try {
         r = await net.syncWindows({
           url: input.url, network: input.network, cursor: status.cursor, windowSec: status.windowSec,
-          target, limit: settings.limit, maxWindowSec: settings.maxWindowSec,
+          target, limit: settings.limit, maxWindowSec: settings.maxWindowSec, relay: status.relay, fresh, retryGaps,
         });
       } catch (err) {
         if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === RELAY_GONE)) throw err;
         return ended(status);
       }
       spans++;
-      status.cursor = r.cursor;
-      status.windowSec = r.windowSec;
-      status.windows += r.windows;
-      status.splits += r.splits;
-      status.negentropyWindows += r.negentropyWindows;
-      status.fullSeconds += r.fullSeconds;
-      status.received += r.received;
-      status.inserted += r.inserted;
-      addReasons(status.invalid, r.invalid);
+      fresh = false;
+      add(status, r);
+      if (r.gapsRetried !== undefined) status.gapsRetriedAt = Date.now();
+      refused = r.refused;
+      if (refused) break;
     }
+    if (refused) {
+      // An expected answer, not a failure: the relay is looked at again after refused_retry.
+      status.phase = 'not archivable';
+      status.notArchivable = refused;
+      log.info('relay refuses to be read: looked at again later', { relay: input.url, reason: refused, retryMs: settings.refusedRetryMs });
+      wake = false;
+      await condition(() => wake, settings.refusedRetryMs);
+      continue;
+    }
+    status.notArchivable = undefined;
     if (status.cursor < target) break; // the run's share of activities is done: continue as new
     status.phase = 'caught up';
     wake = false;
@@ -151,8 +174,28 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   }
   await condition(allHandlersFinished);
   const { carry: _, ...rest } = input;
-  const { url: __, cursor, windowSec, phase: ___, ended: ____, ...totals } = status;
+  const { url: __, cursor, windowSec, phase: ___, ended: ____, notArchivable: _____, ...totals } = status;
   return continueAsNew<typeof syncRelay>({ ...rest, cursor, windowSec, carry: totals });
+}
+
+/** A syncWindows activity's result into the relay's status. */
+function add(status: SyncStatus, r: SpanResult) {
+  status.cursor = r.cursor;
+  status.windowSec = r.windowSec;
+  status.relay = r.relay;
+  status.windows += r.windows;
+  status.splits += r.splits;
+  status.negentropyWindows += r.negentropyWindows;
+  status.received += r.received;
+  status.inserted += r.inserted;
+  addReasons(status.invalid, r.invalid);
+  status.reqs += r.reqs;
+  status.pages += r.pages;
+  status.denseSeconds += r.denseSeconds;
+  status.gaps += r.gaps;
+  status.gapsFilled += r.gapsFilled;
+  status.overlapFound += r.overlapFound;
+  status.capLowered += r.capLowered;
 }
 
 /** The relay left the relay table: its workflow ends (the coordinator starts a new one should it return). */

@@ -27,6 +27,10 @@ export interface LocalRelay {
   negOpens: number;
   /** The filters of every REQ received, in order. */
   reqs: Filter[][];
+  /** With the `auth` option: the pubkey of every AUTH accepted, in order. */
+  authenticated: string[];
+  /** Changes the `maxLimit` cap from the next REQ on (undefined: no cap), as a relay reconfigured between two syncs. */
+  setMaxLimit(maxLimit: number | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -47,8 +51,22 @@ export interface LocalRelayOptions {
   nip77?: boolean | 'malformed';
   /** NIP-77: a NEG-OPEN matching more events than this is refused (NEG-ERR `blocked:`), as strfry does. */
   nip77MaxRecords?: number;
-  /** Caps every REQ filter's limit (none given included), as real relays do (NIP-11 max_limit). */
+  /** Caps every REQ filter's limit (none given included), as real relays do (NIP-11 max_limit). Silent: nothing says the answer was cut. */
   maxLimit?: number;
+  /**
+   * NIP-42 (for the good and slow behaviours): sends ["AUTH", challenge] on connect; until the
+   * connection has authenticated, every REQ and NEG-OPEN is answered ["CLOSED", sub,
+   * "auth-required: ..."]. An ["AUTH", event] with a valid signature, kind 22242, this connection's
+   * challenge in a "challenge" tag and a "relay" tag (any value) gets ["OK", id, true, ""] and
+   * authenticates the connection (its pubkey recorded in `authenticated`); anything else gets OK
+   * false with an "invalid:" reason. Then 'serve-after' serves as usual; 'restricted-after' answers
+   * every REQ and NEG-OPEN ["CLOSED", sub, "restricted: not allowed"]. Writes (EVENT) are not affected.
+   */
+  auth?: 'serve-after' | 'restricted-after';
+  /** With `auth`: only these pubkeys (hex) may authenticate; another gets OK false "restricted: ...". */
+  authPubkeys?: string[];
+  /** Treats `until` as exclusive (created_at < until), as some real relays do: since == until then matches nothing. */
+  untilExclusive?: boolean;
 }
 
 export type Filter = Record<string, unknown>;
@@ -56,6 +74,8 @@ export type Filter = Record<string, unknown>;
 export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<LocalRelay> {
   const behaviour = options.behaviour ?? 'good';
   const delayMs = options.delayMs ?? 0;
+  const untilExclusive = options.untilExclusive ?? false;
+  let maxLimit = options.maxLimit;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const server = createServer((req, res) => {
@@ -76,6 +96,10 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
     idsRequested: 0,
     negOpens: 0,
     reqs: [],
+    authenticated: [],
+    setMaxLimit: (n) => {
+      maxLimit = n;
+    },
     stop: async () => {
       for (const timer of timers) clearTimeout(timer);
       for (const client of wss.clients) client.terminate();
@@ -105,6 +129,8 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
 
   // Each connection's live subscriptions (good and slow relays send new events to them).
   const subscriptions = new Map<WebSocket, Map<string, Filter[]>>();
+  // With the auth option: each connection's challenge, and the pubkey it authenticated as.
+  const auths = new WeakMap<WebSocket, { challenge: string; pubkey?: string }>();
 
   function send(ws: WebSocket, message: unknown[]) {
     const write = () => {
@@ -122,6 +148,11 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
     ws.on('error', () => {});
     if (behaviour === 'close-at-once') return ws.close(1000, 'go away');
     if (behaviour === 'auth') ws.send(JSON.stringify(['AUTH', randomBytes(16).toString('hex')]));
+    if (options.auth) {
+      const challenge = randomBytes(16).toString('hex');
+      auths.set(ws, { challenge });
+      send(ws, ['AUTH', challenge]);
+    }
     const subs = new Map<string, Filter[]>();
     subscriptions.set(ws, subs);
     ws.on('close', () => subscriptions.delete(ws));
@@ -135,20 +166,58 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
       }
       if (!Array.isArray(msg)) return send(ws, ['NOTICE', 'error: not a JSON array']);
       const [type, subId] = msg as [unknown, unknown];
+      if (type === 'AUTH' && options.auth) return onAuth(ws, msg[1]);
       if (type === 'REQ' && typeof subId === 'string') return onReq(ws, subs, subId, msg.slice(2) as Filter[]);
       if (type === 'EVENT') return onEvent(ws, msg[1]);
       if (type === 'CLOSE' && typeof subId === 'string') return void subs.delete(subId);
       if (type === 'NEG-OPEN') relay.negOpens++;
+      if (type === 'NEG-OPEN' && typeof subId === 'string' && refusedRead(ws, subId)) return;
       if (options.nip77 && typeof type === 'string' && type.startsWith('NEG-')) return onNegentropy(ws, msg);
       send(ws, ['NOTICE', `error: unknown message type ${JSON.stringify(type)}`]);
     });
   }
 
+  /** NIP-42: answers ["AUTH", event] with OK, authenticating the connection when the event is right. */
+  function onAuth(ws: WebSocket, event: unknown) {
+    const id = isRecord(event) && typeof event.id === 'string' ? event.id : '';
+    const state = auths.get(ws);
+    if (!state) return;
+    let valid = false;
+    try {
+      valid = verifyEvent(event as Event);
+    } catch {
+      valid = false;
+    }
+    if (!valid) return send(ws, ['OK', id, false, 'invalid: bad signature']);
+    const ev = event as Event;
+    const tag = (name: string) => ev.tags.find((t) => t[0] === name)?.[1];
+    if (ev.kind !== 22242) return send(ws, ['OK', id, false, 'invalid: an AUTH event must be of kind 22242']);
+    if (tag('challenge') !== state.challenge) return send(ws, ['OK', id, false, 'invalid: wrong or missing challenge']);
+    if (!tag('relay')) return send(ws, ['OK', id, false, 'invalid: missing relay tag']);
+    if (options.authPubkeys && !options.authPubkeys.includes(ev.pubkey)) {
+      return send(ws, ['OK', id, false, 'restricted: this pubkey is not allowed here']);
+    }
+    state.pubkey = ev.pubkey;
+    relay.authenticated.push(ev.pubkey);
+    send(ws, ['OK', id, true, '']);
+  }
+
+  /** With the auth option: answers a read (REQ, NEG-OPEN) the connection may not make with CLOSED; true when it did. */
+  function refusedRead(ws: WebSocket, subId: string): boolean {
+    if (!options.auth) return false;
+    const state = auths.get(ws);
+    if (state?.pubkey === undefined) send(ws, ['CLOSED', subId, 'auth-required: authenticate to read here']);
+    else if (options.auth === 'restricted-after') send(ws, ['CLOSED', subId, 'restricted: not allowed']);
+    else return false;
+    return true;
+  }
+
   function onReq(ws: WebSocket, subs: Map<string, Filter[]>, subId: string, filters: Filter[]) {
     relay.reqs.push(filters);
     relay.idsRequested += filters.filter(isRecord).reduce((n, f) => n + (Array.isArray(f.ids) ? f.ids.length : 0), 0);
-    const maxLimit = options.maxLimit;
-    if (maxLimit !== undefined) filters = filters.map((f) => (isRecord(f) ? { ...f, limit: Math.min(typeof f.limit === 'number' ? f.limit : maxLimit, maxLimit) } : f));
+    if (refusedRead(ws, subId)) return;
+    const cap = maxLimit;
+    if (cap !== undefined) filters = filters.map((f) => (isRecord(f) ? { ...f, limit: Math.min(typeof f.limit === 'number' ? f.limit : cap, cap) } : f));
     switch (behaviour) {
       case 'malformed':
         ws.send('this is not JSON');
@@ -171,12 +240,12 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
         ws.send(JSON.stringify(['EVENT', subId, hugeEvent()]));
         break;
       case 'no-eose':
-        for (const event of query(relay.events, filters)) send(ws, ['EVENT', subId, event]);
+        for (const event of query(relay.events, filters, untilExclusive)) send(ws, ['EVENT', subId, event]);
         return; // the subscription never says its stored events are done
       case 'close-mid-window': {
         // A relay that dies mid-answer: half the events, then the TCP connection goes without a
         // close frame (once the last event is written, so that the client does get the half).
-        const found = query(relay.events, filters);
+        const found = query(relay.events, filters, untilExclusive);
         const half = found.slice(0, Math.ceil(found.length / 2));
         if (half.length === 0) return ws.terminate();
         half.forEach((event, i) => ws.send(JSON.stringify(['EVENT', subId, event]), i === half.length - 1 ? () => ws.terminate() : undefined));
@@ -184,7 +253,7 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
       }
     }
     subs.set(subId, filters);
-    for (const event of query(relay.events, filters)) send(ws, ['EVENT', subId, event]);
+    for (const event of query(relay.events, filters, untilExclusive)) send(ws, ['EVENT', subId, event]);
     send(ws, ['EOSE', subId]);
   }
 
@@ -202,7 +271,7 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
     let message = a;
     try {
       if (type === 'NEG-OPEN') {
-        const matching = isRecord(a) ? relay.events.filter((e) => matches(e, a)) : [];
+        const matching = isRecord(a) ? relay.events.filter((e) => matches(e, a, untilExclusive)) : [];
         if (options.nip77MaxRecords !== undefined && matching.length > options.nip77MaxRecords) {
           return send(ws, ['NEG-ERR', subId, `blocked: this query matches more than ${options.nip77MaxRecords} events`]);
         }
@@ -234,7 +303,7 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
     relay.events.push(ev);
     send(ws, ['OK', id, true, '']);
     for (const [client, subs] of subscriptions) {
-      for (const [subId, filters] of subs) if (filters.some((f) => matches(ev, f))) send(client, ['EVENT', subId, ev]);
+      for (const [subId, filters] of subs) if (filters.some((f) => matches(ev, f, untilExclusive))) send(client, ['EVENT', subId, ev]);
     }
   }
 
@@ -253,10 +322,10 @@ const hugeEvent = () => ({ id: '0'.repeat(64), pubkey: '1'.repeat(64), created_a
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** NIP-01: the union of the filters' matches, each filter's limit applied to its newest, newest first (ties: lowest id first). */
-export function query(events: Event[], filters: Filter[]): Event[] {
+export function query(events: Event[], filters: Filter[], untilExclusive = false): Event[] {
   const byId = new Map<string, Event>();
   for (const filter of filters.filter(isRecord)) {
-    const found = events.filter((e) => matches(e, filter)).sort(newestFirst);
+    const found = events.filter((e) => matches(e, filter, untilExclusive)).sort(newestFirst);
     const limit = typeof filter.limit === 'number' ? filter.limit : found.length;
     for (const e of found.slice(0, Math.max(0, limit))) byId.set(e.id, e);
   }
@@ -267,7 +336,8 @@ function newestFirst(a: Event, b: Event): number {
   return b.created_at - a.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-export function matches(event: Event, filter: Filter): boolean {
+/** NIP-01 (since and until inclusive); untilExclusive: created_at must be below until, as some relays read it. */
+export function matches(event: Event, filter: Filter, untilExclusive = false): boolean {
   const list = (key: string) => (Array.isArray(filter[key]) ? (filter[key] as unknown[]) : undefined);
   const ids = list('ids');
   if (ids && !ids.includes(event.id)) return false;
@@ -276,7 +346,7 @@ export function matches(event: Event, filter: Filter): boolean {
   const kinds = list('kinds');
   if (kinds && !kinds.includes(event.kind)) return false;
   if (typeof filter.since === 'number' && event.created_at < filter.since) return false;
-  if (typeof filter.until === 'number' && event.created_at > filter.until) return false;
+  if (typeof filter.until === 'number' && (untilExclusive ? event.created_at >= filter.until : event.created_at > filter.until)) return false;
   for (const [key, values] of Object.entries(filter)) {
     if (!/^#[a-zA-Z]$/.test(key) || !Array.isArray(values)) continue;
     if (!event.tags.some((t) => t[0] === key.slice(1) && t[1] !== undefined && values.includes(t[1]))) return false;

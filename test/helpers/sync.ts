@@ -1,7 +1,7 @@
 // The Synchronizer's network activities as the integration tests drive them, over local relays.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createNetworkActivities, type NetworkActivities } from '../../activities/network.js';
-import type { SpanResult } from '../../common/index.js';
+import type { RelayKnowledge, SpanResult } from '../../common/index.js';
 import { testConfig } from './config.js';
 import type { TestDatabase } from './db.js';
 
@@ -12,8 +12,13 @@ export function testNetworkActivities(t: TestDatabase): NetworkActivities {
   return createNetworkActivities({ config, network: 'clearnet', db: t.db });
 }
 
-/** The syncWindows activity over [since, until] of one relay, starting with one window of it all. */
-export function syncRange(acts: NetworkActivities, url: string, since: number, until: number, limit: number, env = new MockActivityEnvironment()): Promise<SpanResult> {
+/**
+ * The syncWindows activity over [since, until] of one relay, starting with one window of it all;
+ * `relay`: what an earlier activity learned of it (as the workflow carries it from one to the next).
+ */
+export function syncRange(
+  acts: NetworkActivities, url: string, since: number, until: number, limit: number, env = new MockActivityEnvironment(), relay?: RelayKnowledge,
+): Promise<SpanResult> {
   const width = until - since + 1;
-  return env.run(acts.syncWindows, { url, network: 'clearnet' as const, cursor: since - 1, windowSec: width, target: until, limit, maxWindowSec: width });
+  return env.run(acts.syncWindows, { url, network: 'clearnet' as const, cursor: since - 1, windowSec: width, target: until, limit, maxWindowSec: width, relay });
 }

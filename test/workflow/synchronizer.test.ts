@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { insertRelays } from '../../activities/store.js';
-import { syncQueue, type SpanQuery, type SpanResult, type SyncStatus } from '../../common/index.js';
+import { syncQueue, UNKNOWN_RELAY, type SpanQuery, type SpanResult, type SyncStatus } from '../../common/index.js';
 import type { SyncRow } from '../../activities/sync.js';
 import { createActivities } from '../../workers/activities.js';
 import { coordinatorRunNow, synchronizer, syncRelay, syncStatus } from '../../workflows/index.js';
@@ -20,7 +20,8 @@ withEnvironmentAndDatabase((e, db) => ([env, t] = [e, db]));
 
 /** A relay with nothing to archive: its windows are read to the target at once. */
 const empty = async (q: SpanQuery): Promise<SpanResult> => ({
-  cursor: q.target, windowSec: q.maxWindowSec, windows: 1, splits: 0, negentropyWindows: 0, fullSeconds: 0, received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, unserved: 0,
+  cursor: q.target, windowSec: q.maxWindowSec, windows: 1, splits: 0, negentropyWindows: 0, received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, unserved: 0,
+  reqs: 1, pages: 0, denseSeconds: 0, gaps: 0, gapsFilled: 0, overlapFound: 0, capLowered: 0, relay: { ...UNKNOWN_RELAY, ...q.relay },
 });
 const addRelays = (urls: string[]) => insertRelays(t.db, urls.map((url) => ({ url, network: 'clearnet' as const, discoveredAt: 1 })));
 /** The relay table holding only `url`. */

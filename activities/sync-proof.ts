@@ -1,0 +1,276 @@
+// How the Synchronizer proves a window of one relay complete with NIP-01 REQs alone. A relay
+// answers a REQ with the newest events of the filter, at most `limit` and at most its own cap,
+// which it may not advertise: "fewer than I asked for" proves nothing. What does:
+//
+//  - an answer smaller than the most this relay has ever sent for one REQ (`largestAnswer`, learned
+//    and carried in its workflow state): the relay's cap did not cut it, so the window is whole;
+//  - a page asked with `until` at the oldest second received that brings nothing older: the relay
+//    has shown there is nothing more in the window (an answer holds the newest events, so every
+//    second above the oldest one it reached was whole).
+//
+// Until a relay has sent a large answer, every window is paged down once (one more REQ, which
+// brings back the events of its oldest second). A window whose answer may be cut is paged down to
+// its start, one REQ a page, no event asked twice but those of the page's edge second. A second
+// that fills a whole answer is a dense second: asked again at the relay's own cap (NIP-11
+// max_limit, or the largest answer it has sent), then over NIP-77 where the relay speaks it, then
+// split by the kinds it returned and by their authors; what still cannot be proven whole is a
+// recorded gap (relay, second, events received, why).
+//
+// A relay may lower its cap while we trust the larger one it showed: a window is audited (paged
+// once more though its answer looked whole) on the first window of each round, every AUDIT_EVERY
+// windows, and when two answers in a row have the same size (what a cap looks like). An audit that
+// finds more has the windows since the last audit read again (sync-span.ts).
+//
+// The reader (`ProofReader`) does the I/O: sync-window.ts over a relay connection, and the
+// workflow tests over a simulated relay.
+import type { RelayKnowledge } from '../common/index.js';
+
+/** One event of an answer, as the proof needs it (the events themselves go to the archive as they come). */
+export interface Got {
+  id: string;
+  createdAt: number;
+  kind: number;
+  pubkey: string;
+}
+
+export interface Answer {
+  /** EVENT messages the relay sent for the REQ, well-formed or not: the answer's size, for its cap. */
+  n: number;
+  /** The well-formed ones. */
+  events: Got[];
+}
+
+export type ReqFilter = { since: number; until: number; limit: number; kinds?: number[]; authors?: string[] };
+
+export interface ProofReader {
+  /** One REQ; its events are archived as they come; returns what came back. */
+  req(filter: ReqFilter): Promise<Answer>;
+  /** NIP-77 over one second: true when reconciled (whole), false when the relay does not take it. */
+  negentropySecond?(second: number): Promise<boolean>;
+}
+
+/** Windows taken on the learned cap between two audits. */
+export const AUDIT_EVERY = 16;
+/** Authors per REQ when a dense second is split by author. */
+const AUTHORS_PER_REQ = 100;
+/** REQs one dense second may take split by author, before what is still cut is left to its gap. */
+const MAX_SPLIT_REQS = 400;
+
+export interface WindowPlan {
+  since: number;
+  until: number;
+  /** Events per REQ. */
+  ask: number;
+  /** REQs one window may take before it is handed back incomplete (to be asked again smaller). */
+  maxPages: number;
+  /** Page once more even if the first answer looks whole (see AUDIT_EVERY). */
+  audit: boolean;
+}
+
+/** A dense second that could not be proven whole. */
+export interface Gap {
+  second: number;
+  received: number;
+  reason: string;
+}
+
+export interface Proof {
+  complete: boolean;
+  reqs: number;
+  /** Events of the window received (well-formed, each once). */
+  distinct: number;
+  /** The first answer's size (0 for an empty window). */
+  firstAnswer: number;
+  /** The window was paged at least once beyond its first answer, to its start (its completeness shown, not assumed). */
+  paged: boolean;
+  /** The window was audited and the audit found nothing more. */
+  audited: boolean;
+  /** An audit found the relay capping below `largestAnswer`. */
+  capLowered: boolean;
+  denseSeconds: number;
+  gaps: Gap[];
+  /** The oldest second the paging reached (for the resize of an incomplete window). */
+  reached: number;
+  /** Ids received at the window's first and last seconds (for the overlap count). */
+  idsAtSince: Set<string>;
+  idsAtUntil: Set<string>;
+  /** The window's first second was read as a dense second. */
+  denseAtUntil: boolean;
+}
+
+/** Reads the window [since, until] page by page until it is shown complete (or the REQ budget runs out). `k` is updated with what the relay showed. */
+export async function proveWindow(reader: ProofReader, k: RelayKnowledge, plan: WindowPlan): Promise<Proof> {
+  const { since, until } = plan;
+  const proof: Proof = {
+    complete: false, reqs: 0, distinct: 0, firstAnswer: 0, paged: false, audited: false, capLowered: false, denseSeconds: 0,
+    gaps: [], reached: until, idsAtSince: new Set(), idsAtUntil: new Set(), denseAtUntil: false,
+  };
+  const seen = new Set<string>();
+  const note = (events: Got[]) => {
+    let fresh = 0;
+    for (const e of events) {
+      if (e.createdAt === since) proof.idsAtSince.add(e.id);
+      if (e.createdAt === until) proof.idsAtUntil.add(e.id);
+      if (!seen.has(e.id)) {
+        seen.add(e.id);
+        fresh++;
+      }
+    }
+    proof.distinct = seen.size;
+    return fresh;
+  };
+  const ask = asker(reader, k, () => proof.reqs++);
+
+  let largest = k.largestAnswer;
+  let t = until;
+  /** A second we know holds events the next page must bring back (unless the relay treats `until` as exclusive). */
+  let expectAt: number | undefined;
+  let audit = plan.audit;
+  /** The size of the answer under audit: if the next page brings anything new, the relay cut it there. */
+  let auditedAnswer: number | undefined;
+  /** Pages asked (a dense second's REQs are not counted: they end, gap or not). */
+  let pages = 0;
+  for (;;) {
+    if (pages >= plan.maxPages) break;
+    pages++;
+    const { n, inside } = await ask({ since, until: t, limit: plan.ask });
+    if (pages === 1) {
+      proof.firstAnswer = n;
+      // The same size as the last answer taken on trust: what a silent cap looks like.
+      if (n >= 2 && n === k.lastAnswer && n < largest) audit = true;
+    }
+    if (expectAt !== undefined && !k.untilExclusive && !inside.some((e) => e.createdAt === expectAt)) {
+      // Asked up to second t, it left out the events of t it sent a page ago: it reads `until`
+      // as exclusive, and so left out the window's last second too. The window is read again
+      // from its top with until + 1 (and so every window from now on): once in a relay's life.
+      k.untilExclusive = true;
+      t = until;
+      expectAt = undefined;
+      continue;
+    }
+    const fresh = note(inside);
+    if (auditedAnswer !== undefined) {
+      if (fresh > 0) {
+        // The audited answer looked whole and was not: the relay now cuts at that size.
+        proof.capLowered = true;
+        largest = auditedAnswer;
+        k.largestAnswer = auditedAnswer;
+      } else proof.audited = true;
+      auditedAnswer = undefined;
+    }
+    // Cut by our limit, or perhaps by the relay's cap: an answer the size of either proves nothing.
+    const mayBeCut = n > 0 && n >= Math.min(largest, plan.ask);
+    largest = Math.max(largest, n);
+    k.largestAnswer = Math.max(k.largestAnswer, n);
+    if (inside.length === 0 || (!mayBeCut && !audit)) {
+      proof.complete = true;
+      break;
+    }
+    if (!mayBeCut) {
+      auditedAnswer = n;
+      audit = false;
+    }
+    proof.paged ||= pages > 1 || mayBeCut;
+    let oldest = t;
+    for (const e of inside) if (e.createdAt < oldest) oldest = e.createdAt;
+    proof.reached = oldest;
+    if (oldest === t) {
+      // The whole answer is one second: paging by `until` cannot get past it.
+      if (mayBeCut) {
+        proof.denseSeconds++;
+        if (t === until) proof.denseAtUntil = true;
+        const r = await proveSecond(reader, k, t, inside, plan.ask, ask, note);
+        largest = Math.max(largest, k.largestAnswer);
+        if (!r.complete) proof.gaps.push({ second: t, received: r.received, reason: r.reason });
+      }
+      proof.reached = t - 1; // every second from t up is read (or its gap recorded)
+      if (t === since) {
+        proof.complete = true;
+        break;
+      }
+      t--;
+      expectAt = undefined;
+      continue;
+    }
+    t = oldest;
+    expectAt = oldest;
+  }
+  if (proof.complete && pages > 1 && !proof.capLowered) proof.paged = true;
+  return proof;
+}
+
+type Ask = (f: ReqFilter) => Promise<{ n: number; inside: Got[] }>;
+
+/** One REQ through `reader`, `until` as the relay reads it, and the answer's events inside the filter's seconds. */
+function asker(reader: ProofReader, k: RelayKnowledge, counted: () => void): Ask {
+  return async (filter) => {
+    counted();
+    const a = await reader.req({ ...filter, until: k.untilExclusive ? filter.until + 1 : filter.until });
+    // What lies outside the filter (a relay that ignores `since`/`until`, or the second after
+    // `until` asked of a relay that treats it as exclusive) proves nothing about the window.
+    const inside = a.events.filter((e) => e.createdAt >= filter.since && e.createdAt <= filter.until);
+    return { n: a.n, inside };
+  };
+}
+
+/** A recorded gap looked at again: the second read as a dense one from scratch. */
+export async function retrySecond(reader: ProofReader, k: RelayKnowledge, second: number): Promise<{ complete: boolean; received: number; reason: string; reqs: number }> {
+  let reqs = 0;
+  const r = await proveSecond(reader, k, second, [], 0, asker(reader, k, () => reqs++), () => 0);
+  return { ...r, reqs };
+}
+
+/**
+ * A second that filled a whole answer (asked with `asked` events a REQ; 0 for a recorded gap looked
+ * at again): at the relay's own cap, over NIP-77, then by kind and by author. Complete when an
+ * answer smaller than a cap the relay has shown (or advertises) holds it.
+ */
+export async function proveSecond(
+  reader: ProofReader, k: RelayKnowledge, t: number, first: Got[], asked: number, ask: Ask, note: (events: Got[]) => number,
+): Promise<{ complete: boolean; received: number; reason: string }> {
+  const atT = new Map<string, Got>();
+  const keep = (events: Got[]) => {
+    note(events);
+    for (const e of events) if (e.createdAt === t) atT.set(e.id, e);
+  };
+  keep(first);
+  // The relay's own cap: what it advertises, or the most it has sent.
+  // (Not our own limit: an answer below the limit we asked, but at the relay's cap, is cut all the same.)
+  const own = Math.max(k.maxLimit ?? 0, k.largestAnswer) || Math.max(asked, 1);
+  const whole = (n: number) => n < own;
+  if (own > asked) {
+    const a = await ask({ since: t, until: t, limit: own });
+    keep(a.inside);
+    k.largestAnswer = Math.max(k.largestAnswer, a.n);
+    if (whole(a.n)) return { complete: true, received: atT.size, reason: '' };
+  }
+  if (reader.negentropySecond && k.negentropy !== 'no') {
+    if (await reader.negentropySecond(t)) return { complete: true, received: atT.size, reason: '' };
+  }
+  // Split by what NIP-01 filters allow: the kinds the relay returned, and a kind still cut by its authors.
+  const kinds = [...new Set([...atT.values()].map((e) => e.kind))].sort((a, b) => a - b);
+  let cut: string | undefined;
+  let splits = 0;
+  for (const kind of kinds) {
+    const a = await ask({ since: t, until: t, limit: own, kinds: [kind] });
+    keep(a.inside);
+    if (whole(a.n)) continue;
+    // By author: a group still cut is halved, down to one author (a relay caps `authors` lists too: at most AUTHORS_PER_REQ).
+    const authors = [...new Set([...atT.values()].filter((e) => e.kind === kind).map((e) => e.pubkey))].sort();
+    const groups: string[][] = [];
+    for (let i = 0; i < authors.length; i += AUTHORS_PER_REQ) groups.push(authors.slice(i, i + AUTHORS_PER_REQ));
+    for (let group = groups.pop(); group; group = groups.pop()) {
+      if (++splits > MAX_SPLIT_REQS) {
+        cut ??= `more than ${MAX_SPLIT_REQS} REQs to split it by author`;
+        break;
+      }
+      const b = await ask({ since: t, until: t, limit: own, kinds: [kind], authors: group });
+      keep(b.inside);
+      if (whole(b.n)) continue;
+      if (group.length === 1) cut ??= `kind ${kind}: one author's ${b.n} events in one second reach the relay's cap (${own})`;
+      else groups.push(group.slice(0, group.length >> 1), group.slice(group.length >> 1));
+    }
+  }
+  const reason = cut ?? `more than the relay's cap (${own}) in one second, no NIP-77: read by its ${kinds.length} kind(s), but NIP-01 cannot show there is no event of another kind`;
+  return { complete: false, received: atT.size, reason };
+}

@@ -1,0 +1,79 @@
+// A relay simulated in memory for the workflow tests: the real span and proof logic
+// (activities/sync-span.ts, sync-proof.ts) read it through a RelayIo, as they read a real relay
+// through a connection, so the time-skipping tests see every REQ and every event served. It
+// answers as NIP-01 says (newest first, lowest id first within a second, at most `limit`), and
+// as real relays bend it: a silent cap, `until` read as exclusive, a cap changed while running.
+import type { RelayKnowledge, WindowResult } from '../../common/index.js';
+import type { RelayIo } from '../../activities/sync-span.js';
+import type { Gap, Got, ReqFilter } from '../../activities/sync-proof.js';
+
+export interface SimulatedRelay {
+  events: Got[];
+  /** Silent cap per REQ (undefined: only the REQ's limit). */
+  cap?: number;
+  untilExclusive?: boolean;
+  /** Every REQ filter, in order. */
+  reqs: ReqFilter[];
+  /** Windows read with REQ (one reader each). */
+  readers: number;
+  /** Ids the archive received. */
+  served: Set<string>;
+  /** Recorded gaps by second, open or filled. */
+  gaps: Map<number, Gap & { filled: boolean }>;
+  io: RelayIo;
+}
+
+/** Events at these created_at values (kind 1 unless `kinds` says, one author each unless `authors` says). */
+export function simEvents(createdAts: number[], o: { kinds?: (i: number) => number; authors?: (i: number) => string } = {}): Got[] {
+  return createdAts.map((createdAt, i) => ({
+    id: i.toString(16).padStart(64, '0'),
+    createdAt,
+    kind: o.kinds?.(i) ?? 1,
+    pubkey: o.authors?.(i) ?? 'a'.repeat(64),
+  }));
+}
+
+export function simulatedRelay(events: Got[], o: { cap?: number; untilExclusive?: boolean } = {}): SimulatedRelay {
+  const r: SimulatedRelay = {
+    events,
+    cap: o.cap,
+    untilExclusive: o.untilExclusive,
+    reqs: [],
+    readers: 0,
+    served: new Set(),
+    gaps: new Map(),
+    io: {
+      async reader(counts: WindowResult, _k: RelayKnowledge) {
+        r.readers++;
+        return {
+          async req(f: ReqFilter) {
+            r.reqs.push(f);
+            const answer = r.events
+              .filter((e) => e.createdAt >= f.since && (r.untilExclusive ? e.createdAt < f.until : e.createdAt <= f.until))
+              .filter((e) => !f.kinds || f.kinds.includes(e.kind))
+              .filter((e) => !f.authors || f.authors.includes(e.pubkey))
+              .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
+              .slice(0, Math.min(f.limit, r.cap ?? Infinity));
+            let fresh = 0;
+            for (const e of answer) if (!r.served.has(e.id)) (r.served.add(e.id), fresh++);
+            counts.received += answer.length;
+            counts.inserted += fresh;
+            counts.known += answer.length - fresh;
+            counts.reqs++;
+            return { n: answer.length, events: answer };
+          },
+        };
+      },
+      async recordGaps(gaps) {
+        for (const g of gaps) r.gaps.set(g.second, { ...g, filled: false });
+      },
+      async openGaps(limit) {
+        return [...r.gaps.values()].filter((g) => !g.filled).map((g) => g.second).sort((a, b) => a - b).slice(0, limit);
+      },
+      async fillGaps(seconds) {
+        for (const s of seconds) r.gaps.get(s)!.filled = true;
+      },
+    },
+  };
+  return r;
+}
