@@ -6,11 +6,14 @@
 // coordinator then leaves stopped until it is itself started again.
 //
 // A relay's workflow archives up to now - end_lag, its cursor in its own state (continue-as-new
-// carries it). Each syncWindows activity reads windows from the cursor on for up to 30 s (split
-// when full, down to one second: activities/sync-span.ts) and returns the cursor it reached and
-// the next window's size, which the workflow passes to the next one. Once caught up it sleeps
-// `interval` (shorter for priority relays; the `runNow` signal cuts it short). A relay that fails
-// is retried by Temporal's retry policy, with backoff, on durable timers.
+// carries it) with what it has learned of the relay (status.relay: its cap, NIP-77, how it reads
+// `until`). Each syncWindows activity reads windows from the cursor on for up to 30 s, each shown
+// complete before the cursor moves (activities/sync-span.ts, sync-proof.ts), and returns the
+// cursor it reached, the next window's size and what it learned, which the workflow passes to the
+// next one. Once caught up it sleeps `interval` (shorter for priority relays; the `runNow` signal
+// cuts it short). A relay that fails is retried by Temporal's retry policy, with backoff, on
+// durable timers; a relay that refuses to be read (NIP-42) is an answer: the workflow says so in
+// its status and looks again after `refused_retry`.
 import {
   ActivityFailure,
   ApplicationFailure,

@@ -12,6 +12,8 @@ export interface SimulatedRelay {
   /** Silent cap per REQ (undefined: only the REQ's limit). */
   cap?: number;
   untilExclusive?: boolean;
+  /** Speaks NIP-77 (the test may turn it on later: a relay upgraded); its reconciliation serves a whole second. */
+  nip77?: boolean;
   /** Every REQ filter, in order. */
   reqs: ReqFilter[];
   /** Windows read with REQ (one reader each). */
@@ -45,7 +47,19 @@ export function simulatedRelay(events: Got[], o: { cap?: number; untilExclusive?
     io: {
       async reader(counts: WindowResult, _k: RelayKnowledge) {
         r.readers++;
+        const serve = (answer: Got[]) => {
+          let fresh = 0;
+          for (const e of answer) if (!r.served.has(e.id)) (r.served.add(e.id), fresh++);
+          counts.received += answer.length;
+          counts.inserted += fresh;
+          counts.known += answer.length - fresh;
+        };
         return {
+          async negentropySecond(second: number) {
+            if (!r.nip77) return false;
+            serve(r.events.filter((e) => e.createdAt === second));
+            return true;
+          },
           async req(f: ReqFilter) {
             r.reqs.push(f);
             const answer = r.events
@@ -54,11 +68,7 @@ export function simulatedRelay(events: Got[], o: { cap?: number; untilExclusive?
               .filter((e) => !f.authors || f.authors.includes(e.pubkey))
               .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
               .slice(0, Math.min(f.limit, r.cap ?? Infinity));
-            let fresh = 0;
-            for (const e of answer) if (!r.served.has(e.id)) (r.served.add(e.id), fresh++);
-            counts.received += answer.length;
-            counts.inserted += fresh;
-            counts.known += answer.length - fresh;
+            serve(answer);
             counts.reqs++;
             return { n: answer.length, events: answer };
           },

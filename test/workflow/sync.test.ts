@@ -132,6 +132,22 @@ describe('sync workflow', () => {
     });
   });
 
+  it('a recorded gap is looked at again after gap_retry: the relay, since upgraded to NIP-77, fills it', async () => {
+    const events = Array.from({ length: 25 }, () => START + 2000);
+    await run(events, async (r, id) => {
+      await env.sleep('10m');
+      const h = env.client.workflow.getHandle(id);
+      assert.equal((await h.query(syncStatus)).gaps, 1);
+      assert.equal(r.served.size, LIMIT);
+      r.sim.nip77 = true;
+      await env.sleep('25h');
+      const s = await h.query(syncStatus);
+      assert.equal(r.served.size, 25, 'the rest of the second, fetched');
+      assert.equal(r.sim.gaps.get(START + 2000)!.filled, true);
+      assert.equal(s.gapsFilled, 1);
+    });
+  });
+
   it('a dense second of several kinds is read kind by kind: every event fetched, the second still recorded (other kinds cannot be excluded)', async () => {
     const events = Array.from({ length: 25 }, () => START + 2000);
     await run(
