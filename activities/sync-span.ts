@@ -54,7 +54,7 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
   const p: SpanResult = resumed(q) ?? {
     cursor: q.cursor, windowSec: q.windowSec, windows: 0, splits: 0, negentropyWindows: 0, unserved: 0,
     received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, reqs: 0, pages: 0, denseSeconds: 0, gaps: 0, gapsFilled: 0,
-    overlapFound: 0, capLowered: 0, relay: { ...UNKNOWN_RELAY, ...q.relay },
+    overlapFound: 0, capLowered: 0, relay: { ...UNKNOWN_RELAY, ...q.relay }, ahead: q.ahead,
   };
   const k = p.relay;
   if (k.negentropy === 'no' && Date.now() - (k.negentropyCheckedAt ?? 0) > NEGENTROPY_RECHECK_MS) k.negentropy = 'unknown';
@@ -65,11 +65,6 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
   let auditPending = q.fresh === true;
   /** Ids of the last window's edge second, to count what the overlap finds. */
   let edgeIds: Set<string> | undefined;
-  /**
-   * Seconds an unfinished window read whole (above the oldest second its pages reached): the
-   * windows below them are read first, then the cursor jumps past them instead of reading them again.
-   */
-  let done: { from: number; to: number } | undefined;
   try {
     if (q.retryGaps) await retryGaps();
     do {
@@ -77,7 +72,7 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
       // Overlap the last window by its edge second, unless that second was read as dense.
       const overlap = p.cursor >= 0 && k.denseEdge !== p.cursor;
       const since = overlap ? p.cursor : p.cursor + 1;
-      const until = Math.min(p.cursor + p.windowSec, q.target, done ? done.from - 1 : Infinity);
+      const until = Math.min(p.cursor + p.windowSec, q.target, p.ahead ? p.ahead.from - 1 : Infinity);
       const ask = Math.min(q.limit, k.maxLimit ?? Infinity);
       const w = { url: q.url, since, until, limit: ask };
       p.windows++;
@@ -126,14 +121,16 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
         k.sinceAudit = 0;
         k.lastAnswer = 0;
         edgeIds = undefined;
-        done = undefined;
+        p.ahead = undefined;
         beat();
         continue;
       }
       if (!proof.complete) {
         // Out of REQs before the window's start: what it read above its oldest page is whole; the
         // rest is asked again from the same start, smaller, sized for the density seen.
-        if (proof.reached >= since) done = { from: proof.reached + 1, to: done && done.from === until + 1 ? done.to : until };
+        // (Seconds an unfinished window read whole, above the oldest second its pages reached, are
+        // not read again: the windows below them come first, then the cursor jumps past them.)
+        if (proof.reached >= since) p.ahead = { from: proof.reached + 1, to: p.ahead && p.ahead.from === until + 1 ? p.ahead.to : until };
         p.splits++;
         const fits = resize(until - proof.reached + 1, proof.distinct, (ask * MAX_PAGES_PER_WINDOW) / 2, q.maxWindowSec);
         p.windowSec = Math.max(1, Math.min(fits, Math.floor((until - since + 1) / 2)));
@@ -152,9 +149,9 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
       k.denseEdge = proof.denseAtUntil ? until : undefined;
       edgeIds = proof.idsAtUntil;
       p.cursor = until;
-      if (done && p.cursor >= done.from - 1) {
-        p.cursor = done.to;
-        done = undefined;
+      if (p.ahead && p.cursor >= p.ahead.from - 1) {
+        p.cursor = p.ahead.to;
+        p.ahead = undefined;
         edgeIds = undefined;
       }
       p.windowSec = resize(until - since + 1, proof.distinct, ask, q.maxWindowSec);

@@ -94,7 +94,11 @@ export function connectionReader(conn: RelayConnection, o: ReaderOptions): Proof
         return await once(filter);
       } catch (err) {
         if (!(err instanceof SubscriptionClosed)) throw err;
-        const wantsAuth = err.reason.startsWith('auth-required:') || (err.reason.startsWith('restricted:') && conn.challenge !== undefined);
+        // Only a refusal to read is an answer; any other CLOSED (`error:`, `rate-limited:` ...) is
+        // a fault of the moment, for Temporal to retry with backoff.
+        const refusal = err.reason.startsWith('auth-required:') || err.reason.startsWith('restricted:');
+        if (!refusal) throw err;
+        const wantsAuth = err.reason.startsWith('auth-required:') || conn.challenge !== undefined;
         if (!wantsAuth || authTried) throw new RelayRefused(err.reason.slice(0, 300));
         if (!o.authKey) throw new RelayRefused(`${err.reason.slice(0, 200)} (no key to authenticate with: synchronizer.private_key or monitor.private_key)`);
         authTried = true;

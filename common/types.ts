@@ -251,6 +251,14 @@ export interface SpanQuery {
   fresh?: boolean;
   /** Retry the relay's recorded gaps first. */
   retryGaps?: boolean;
+  /** Seconds above the cursor already read whole (see SpanResult.ahead). */
+  ahead?: Stretch;
+}
+
+/** Seconds [from, to]. */
+export interface Stretch {
+  from: number;
+  to: number;
 }
 
 /** What a syncWindows activity did: where the cursor got to, the next window's size, and the counts. */
@@ -277,6 +285,11 @@ export interface SpanResult extends EventCounts {
   /** Times the relay was caught capping lower than it had, and the cursor was moved back to its last audit. */
   capLowered: number;
   relay: RelayKnowledge;
+  /**
+   * Seconds above the cursor that an unfinished window read whole (its pages went down from its
+   * top): the windows below them come first, then the cursor jumps past them.
+   */
+  ahead?: Stretch;
   /** The relay refuses to be read (NIP-42 without a key, `restricted:` after AUTH): why. Nothing more was read. */
   refused?: string;
 }
@@ -306,6 +319,8 @@ export interface SyncStatus {
   capLowered: number;
   /** What the sync has learned about the relay: its cap, NIP-77, `until`, NIP-42. */
   relay: RelayKnowledge;
+  /** Seconds above the cursor already read whole (an unfinished window's top). */
+  ahead?: Stretch;
   phase: 'syncing' | 'caught up' | 'not archivable' | 'ended';
   /** Why the relay cannot be archived now (it is looked at again after `refused_retry`). */
   notArchivable?: string;

@@ -122,6 +122,7 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
     overlapFound: carried.overlapFound ?? 0,
     capLowered: carried.capLowered ?? 0,
     relay: carried.relay ?? UNKNOWN_RELAY,
+    ahead: carried.ahead,
     phase: 'syncing',
   };
   let wake = false;
@@ -147,7 +148,7 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
       try {
         r = await net.syncWindows({
           url: input.url, network: input.network, cursor: status.cursor, windowSec: status.windowSec,
-          target, limit: settings.limit, maxWindowSec: settings.maxWindowSec, relay: status.relay, fresh, retryGaps,
+          target, limit: settings.limit, maxWindowSec: settings.maxWindowSec, relay: status.relay, fresh, retryGaps, ahead: status.ahead,
         });
       } catch (err) {
         if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === RELAY_GONE)) throw err;
@@ -177,7 +178,7 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   }
   await condition(allHandlersFinished);
   const { carry: _, ...rest } = input;
-  const { url: __, cursor, windowSec, phase: ___, ended: ____, notArchivable: _____, ...totals } = status;
+  const { url: __, cursor, windowSec, phase: ___, ended: ____, notArchivable: _____, ...totals } = status; // (ahead rides in totals)
   return continueAsNew<typeof syncRelay>({ ...rest, cursor, windowSec, carry: totals });
 }
 
@@ -186,6 +187,7 @@ function add(status: SyncStatus, r: SpanResult) {
   status.cursor = r.cursor;
   status.windowSec = r.windowSec;
   status.relay = r.relay;
+  status.ahead = r.ahead;
   status.windows += r.windows;
   status.splits += r.splits;
   status.negentropyWindows += r.negentropyWindows;

@@ -2,39 +2,15 @@
 // modes that sync tests lean on (auth, untilExclusive, setMaxLimit), on real sockets on 127.0.0.1.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { authenticate, openRelay, probeRead, RelayError, type RelayConnection } from '../../activities/relay-socket.js';
-import { startLocalRelay, type LocalRelay, type LocalRelayOptions } from '../helpers/local-relay.js';
+import { authenticate, probeRead, RelayError, type RelayConnection } from '../../activities/relay-socket.js';
 import { signed } from '../helpers/nostr.js';
+import { relayFixture, STORED } from '../helpers/relay-fixture.js';
 
-const OPEN = { timeoutMs: 1000 };
 const WAIT = { timeoutMs: 2000 }; // an upper bound for answers that do come: tests never sleep it out
-const STORED = [
-  signed({ kind: 1, content: 'oldest', created_at: 1_700_000_000 }),
-  signed({ kind: 1, content: 'middle', created_at: 1_700_000_100 }),
-  signed({ kind: 0, content: '{}', created_at: 1_700_000_200 }),
-];
-
-const started: Array<{ stop(): Promise<void> }> = [];
-const connections: RelayConnection[] = [];
-after(async () => {
-  for (const conn of connections) conn.close();
-  await Promise.all(started.map((s) => s.stop()));
-});
-
-async function relay(options: LocalRelayOptions): Promise<LocalRelay> {
-  const r = await startLocalRelay(options);
-  started.push(r);
-  return r;
-}
-
-async function open(url: string): Promise<RelayConnection> {
-  const conn = await openRelay(url, OPEN);
-  connections.push(conn);
-  return conn;
-}
+const { started, relay, open } = relayFixture();
 
 /** A bare WebSocket server on 127.0.0.1 for relays the local relay does not play; `onMessage` gets each parsed message. */
 async function bareRelay(onMessage: (ws: WebSocket, msg: unknown[]) => void): Promise<string> {

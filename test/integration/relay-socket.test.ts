@@ -3,39 +3,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { openRelay, probeRead, probeWrite, RelayError, socksAgent, type RelayConnection } from '../../activities/relay-socket.js';
+import { openRelay, probeRead, probeWrite, RelayError, socksAgent } from '../../activities/relay-socket.js';
 import { parseRelayUrl } from '../../common/index.js';
-import { startLocalRelay, type LocalRelay, type LocalRelayOptions } from '../helpers/local-relay.js';
+import type { LocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
+import { OPEN, relayFixture, STORED } from '../helpers/relay-fixture.js';
 import { startSocks5 } from '../helpers/socks5-server.js';
 
-const OPEN = { timeoutMs: 1000 };
-const STORED = [
-  signed({ kind: 1, content: 'oldest', created_at: 1_700_000_000 }),
-  signed({ kind: 1, content: 'middle', created_at: 1_700_000_100 }),
-  signed({ kind: 0, content: '{}', created_at: 1_700_000_200 }),
-];
-
-const started: Array<{ stop(): Promise<void> }> = [];
-const connections: RelayConnection[] = [];
-after(async () => {
-  for (const conn of connections) conn.close();
-  await Promise.all(started.map((s) => s.stop()));
-});
-
-async function relay(options: LocalRelayOptions): Promise<LocalRelay> {
-  const r = await startLocalRelay(options);
-  started.push(r);
-  return r;
-}
-
-async function open(url: string, options: Partial<Parameters<typeof openRelay>[1]> = {}): Promise<RelayConnection> {
-  const conn = await openRelay(url, { ...OPEN, ...options });
-  connections.push(conn);
-  return conn;
-}
+const { started, relay, open } = relayFixture();
 
 /** Asserts a RelayError with this code whose message names `culprit` (and matches `pattern`). */
 function relayError(code: RelayError['code'], culprit: string, pattern?: RegExp) {

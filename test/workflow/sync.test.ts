@@ -8,6 +8,11 @@ import { syncRelay, syncStatus } from '../../workflows/index.js';
 import { simEvents, simulatedRelay } from '../helpers/simulated-relay.js';
 import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
 
+/** `burst` events over the 30 seconds from START + 5000, and `spread` more one every `every` seconds from START. */
+function burstAndSpread(burst: number, spread: number, every: number): number[] {
+  return [...Array.from({ length: burst }, (_, i) => START + 5000 + (i % 30)), ...Array.from({ length: spread }, (_, i) => START + i * every)];
+}
+
 /** The REQs asked cover every second of [from, to]. */
 function assertCovered(asked: Array<[number, number]>, from: number, to: number) {
   const sorted = [...asked].sort((a, b) => a[0] - b[0]);
@@ -107,7 +112,7 @@ async function run(
 describe('sync workflow', () => {
   it('a dense stretch is paged until every window is shown complete; nothing is missed; the cursor reaches now - end_lag', async () => {
     // 200 events: a burst of 150 over 30 seconds, and 50 spread over the rest
-    const events = [...Array.from({ length: 150 }, (_, i) => START + 5000 + (i % 30)), ...Array.from({ length: 50 }, (_, i) => START + i * 97)];
+    const events = burstAndSpread(150, 50, 97);
     await run(events, async (r, id) => {
       await env.sleep('10m');
       const s = await env.client.workflow.getHandle(id).query(syncStatus);
@@ -167,7 +172,7 @@ describe('sync workflow', () => {
   for (const cap of [3, 4, 7]) {
     it(`a relay capping silently at ${cap} (below the limit of ${LIMIT}): every event archived`, async () => {
       // a dense stretch of two events a second (a second holding the cap itself could hide more: it is a gap)
-      const events = [...Array.from({ length: 60 }, (_, i) => START + 5000 + (i % 30)), ...Array.from({ length: 40 }, (_, i) => START + i * 301)];
+      const events = burstAndSpread(60, 40, 301);
       await run(
         events,
         async (r, id) => {
@@ -291,7 +296,7 @@ describe('sync workflow', () => {
   });
 
   it('one activity reads window after window, and each begins where the last one left the cursor', async () => {
-    const events = [...Array.from({ length: 150 }, (_, i) => START + 5000 + (i % 30)), ...Array.from({ length: 50 }, (_, i) => START + i * 97)];
+    const events = burstAndSpread(150, 50, 97);
     await run(
       events,
       async (r, id) => {
