@@ -2,6 +2,7 @@
 // store what they find as candidates. Each call returns counts and a cursor, never the data.
 import { log } from '@temporalio/activity';
 import type { ApiOutcome, EventCursor, FinderSettings, ScanPage } from '../common/index.js';
+import { isLocalHost } from './address-guard.js';
 import { httpGet } from './http-get.js';
 import { harvestEvent, harvestJson, Harvest } from './relay-hints.js';
 import type { ActivityDeps } from './seeder.js';
@@ -89,6 +90,8 @@ export const createFinderActivities = ({ db, config }: ActivityDeps) => {
           maxBytes: config.finder.api_max_bytes,
           maxRedirects: config.finder.api_max_redirects,
           headers: { accept: 'application/json', 'user-agent': 'bigbrotr' },
+          // An API the operator configured on a local address is meant; where any API redirects is checked.
+          guard: { allowLocal: config.relay_url.allow_local, trustedOrigin: localOrigin(source.url) },
         });
         if (res.status !== 200) return outcome({ error: `HTTP ${res.status}` });
         if (!JSON_TYPES.test(res.contentType)) return outcome({ error: `wrong content type "${res.contentType.slice(0, 100)}" (expected JSON)` });
@@ -107,5 +110,11 @@ export const createFinderActivities = ({ db, config }: ActivityDeps) => {
     },
   };
 };
+
+/** The origin of `url` when its host is local by itself (a local IP, `localhost`). */
+function localOrigin(url: string): string | undefined {
+  const u = new URL(url);
+  return isLocalHost(u.hostname) ? u.origin : undefined;
+}
 
 export type FinderActivities = ReturnType<typeof createFinderActivities>;

@@ -1,8 +1,10 @@
 // A bounded HTTP(S) GET for documents from the open network (relay-list APIs, NIP-11): a total
 // deadline (so a slow drip cannot hold a worker), a size cap (so a huge body cannot fill its
-// memory), a redirect limit (so a loop ends), and errors that say which of them tripped.
+// memory), a redirect limit (so a loop ends), an address guard on every hop (so a redirect cannot
+// lead inside the worker's network), and errors that say which of them tripped.
 import http from 'node:http';
 import https from 'node:https';
+import { BlockedAddressError, guardConnection, type AddressGuard } from './address-guard.js';
 
 export interface HttpGetOptions {
   timeoutMs: number;
@@ -12,6 +14,8 @@ export interface HttpGetOptions {
   /** For proxies (SOCKS5 for overlay networks). */
   agent?: http.Agent;
   signal?: AbortSignal;
+  /** Refuses local, private and metadata addresses on every hop, checked on the address connected to (address-guard.ts). Absent: no check. */
+  guard?: AddressGuard;
 }
 
 export interface HttpResponse {
@@ -27,12 +31,15 @@ export interface HttpResponse {
 export class HttpGetError extends Error {
   override name = 'HttpGetError';
   constructor(
-    readonly code: 'timeout' | 'too-large' | 'too-many-redirects' | 'bad-url' | 'network' | 'aborted',
+    readonly code: 'timeout' | 'too-large' | 'too-many-redirects' | 'bad-url' | 'network' | 'aborted' | 'blocked-address',
     message: string,
   ) {
     super(message);
   }
 }
+
+const GUARDED_HTTP = new http.Agent({ keepAlive: false });
+const GUARDED_HTTPS = new https.Agent({ keepAlive: false });
 
 export async function httpGet(url: string, options: HttpGetOptions): Promise<HttpResponse> {
   const deadline = Date.now() + options.timeoutMs;
@@ -66,10 +73,16 @@ function getOnce(url: string, options: HttpGetOptions, deadline: number): Promis
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       return reject(new HttpGetError('bad-url', `not an http(s) URL: ${url.slice(0, 200)}`));
     }
+    const guarded = guardConnection(parsed, options.guard, options.agent !== undefined);
+    if (guarded.error) return reject(new HttpGetError('blocked-address', `${url.slice(0, 200)}: ${guarded.error.message}`));
     const remaining = deadline - Date.now();
     if (remaining <= 0) return reject(new HttpGetError('timeout', `no complete answer within ${options.timeoutMs} ms`));
-    const get = parsed.protocol === 'https:' ? https.get : http.get;
-    const req = get(parsed, { headers: options.headers, agent: options.agent, signal: options.signal }, (res) => {
+    const secure = parsed.protocol === 'https:';
+    const get = secure ? https.get : http.get;
+    // A guarded connection gets its own agent: a pooled keep-alive socket, opened without the
+    // lookup, would be reused without it.
+    const agent = guarded.lookup ? (secure ? GUARDED_HTTPS : GUARDED_HTTP) : options.agent;
+    const req = get(parsed, { headers: options.headers, agent, lookup: guarded.lookup, signal: options.signal }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       const declared = Number(res.headers['content-length']);
@@ -110,6 +123,7 @@ function getOnce(url: string, options: HttpGetOptions, deadline: number): Promis
     req.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (err.name === 'AbortError') reject(new HttpGetError('aborted', 'cancelled'));
+      else if (err instanceof BlockedAddressError) reject(new HttpGetError('blocked-address', `${url.slice(0, 200)}: ${err.message}`));
       else reject(new HttpGetError('network', `${err.code ?? ''} ${err.message}`.trim()));
     });
   });

@@ -61,7 +61,7 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
       if (unreachable) return { url, verdict: 'skipped', reason: unreachable };
       let conn;
       try {
-        conn = await openRelay(url, { timeoutMs: timeout, agent, signal: cancellationSignal() });
+        conn = await openRelay(url, { timeoutMs: timeout, agent, signal: cancellationSignal(), guard: { allowLocal: config.relay_url.allow_local } });
       } catch (err) {
         if (err instanceof RelayError) return { url, verdict: 'invalid', reason: `${err.code}: ${err.message}` };
         throw err;
@@ -99,7 +99,7 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
 
       let powBits = 0;
       if (checks.has('nip11')) {
-        const r = await fetchNip11(url, { timeoutMs: timeout, maxBytes: m.nip11_max_bytes, maxRedirects: 3, agent, signal });
+        const r = await fetchNip11(url, { timeoutMs: timeout, maxBytes: m.nip11_max_bytes, maxRedirects: 3, agent, signal, guard: { allowLocal: config.relay_url.allow_local } });
         if (r.ok) {
           keep('nip11', r.document);
           ok('nip11');
@@ -120,7 +120,7 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
       async function socketChecks() {
         let conn;
         try {
-          conn = await openRelay(url, { timeoutMs: timeout, agent, signal });
+          conn = await openRelay(url, { timeoutMs: timeout, agent, signal, guard: { allowLocal: config.relay_url.allow_local } });
         } catch (err) {
           if (!(err instanceof RelayError)) throw err;
           for (const c of ['open', 'read', 'write', 'http']) if (checks.has(c as MonitorCheck)) failed(c, `${err.code}: ${err.message}`);
@@ -208,7 +208,14 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
         }
       }
 
-      summary.stored = (await storeMetadata(db, rows)).snapshots;
+      try {
+        summary.stored = (await storeMetadata(db, rows)).snapshots;
+      } catch (err) {
+        // The relay left the relay table while it was checked: nothing to store it under, and no
+        // retry could (the workflow retries other faults, a database outage above all, until they pass).
+        if ((err as { code?: string }).code !== FOREIGN_KEY_VIOLATION) throw err;
+        summary.failed.store = 'gone: the relay is no longer in the relay table';
+      }
       const rttRow = rows.find((r) => r.type === 'nip66_rtt')?.payload as Record<string, number> | undefined;
       if (rttRow) summary.rtt = { open: rttRow.rtt_open, read: rttRow.rtt_read, write: rttRow.rtt_write };
       return summary;
@@ -230,7 +237,7 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
       const k: RelayKnowledge = { ...UNKNOWN_RELAY, ...q.relay };
       const signal = cancellationSignal();
       const cursor = await learnNip11(q.url, k, signal) ? Math.min(q.cursor, k.auditCursor) : q.cursor;
-      const open = () => openRelay(q.url, { timeoutMs: timeout, agent, signal, perMessageDeflate: k.negentropy === 'yes' });
+      const open = () => openRelay(q.url, { timeoutMs: timeout, agent, signal, perMessageDeflate: k.negentropy === 'yes', guard: { allowLocal: config.relay_url.allow_local } });
       let conn: RelayConnection | undefined;
       const connection = async () => {
         conn ??= await open();
@@ -322,7 +329,7 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
     let doc: Nip11Document | null | undefined = await storedNip11(db, url);
     if (doc === undefined && Date.now() - (k.nip11FetchedAt ?? 0) > NIP11_REFETCH_MS) {
       k.nip11FetchedAt = Date.now();
-      const r = await fetchNip11(url, { timeoutMs: timeout, maxBytes: m.nip11_max_bytes, maxRedirects: 3, agent, signal });
+      const r = await fetchNip11(url, { timeoutMs: timeout, maxBytes: m.nip11_max_bytes, maxRedirects: 3, agent, signal, guard: { allowLocal: config.relay_url.allow_local } });
       if (r.ok) {
         doc = r.document;
         await storeMetadata(db, [{ relayUrl: url, type: 'nip11', generatedAt: Math.floor(Date.now() / 1000), payload: r.document }]);

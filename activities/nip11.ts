@@ -9,6 +9,7 @@
 // relay_countries, language_tags, tags, posting_policy, limitation.max_filters).
 import type { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { AddressGuard } from './address-guard.js';
 import { HttpGetError, httpGet, type HttpResponse } from './http-get.js';
 
 export interface Nip11Options {
@@ -18,6 +19,8 @@ export interface Nip11Options {
   /** SOCKS5 for overlay networks. */
   agent?: Agent;
   signal?: AbortSignal;
+  /** Refuses local, private and metadata addresses, on every redirect hop (address-guard.ts). Absent: no check. */
+  guard?: AddressGuard;
 }
 
 export interface Nip11Limitation {
@@ -102,7 +105,8 @@ export type Nip11FailureCode =
   | 'not-json'
   | 'not-an-object'
   | 'bad-url'
-  | 'aborted';
+  | 'aborted'
+  | 'blocked-address';
 
 export type Nip11Result =
   | { ok: true; document: Nip11Document; dropped: Nip11Dropped[]; httpStatus: number; ms: number }
@@ -147,6 +151,7 @@ export async function fetchNip11(relayUrl: string, options: Nip11Options): Promi
       headers: { Accept: 'application/nostr+json' },
       agent: options.agent,
       signal: options.signal,
+      guard: options.guard,
     });
   } catch (err) {
     // An abort can surface as a reset socket; the signal says what really happened.

@@ -6,15 +6,17 @@
 // without bound; only the socket dying is an error.
 import { randomBytes } from 'node:crypto';
 import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { SocksProxyAgent } from 'socks-proxy-agent';
 import { finalizeEvent, verifyEvent } from 'nostr-tools/pure';
 import type { Event } from 'nostr-tools';
+import { BlockedAddressError, guardConnection, type AddressGuard } from './address-guard.js';
 
 export type RelayErrorCode =
-  | 'timeout' | 'refused' | 'dns' | 'tls' | 'handshake' | 'closed' | 'too-large' | 'protocol' | 'aborted' | 'no-proxy';
+  | 'timeout' | 'refused' | 'dns' | 'tls' | 'handshake' | 'closed' | 'too-large' | 'protocol' | 'aborted' | 'no-proxy'
+  | 'blocked-address';
 
 /** Why talking to a relay failed; `code` is short and stable, for counting; the message names the relay. */
 export class RelayError extends Error {
@@ -40,6 +42,12 @@ export interface OpenOptions {
   maxPayloadBytes?: number;
   /** Offer permessage-deflate (default false: zlib contexts cost memory per socket and probes gain nothing). */
   perMessageDeflate?: boolean;
+  /**
+   * Refuses local, private and metadata addresses ('blocked-address'), checked on the address
+   * connected to (address-guard.ts); through `agent` only IP literals (the proxy resolves names).
+   * Absent: no check.
+   */
+  guard?: AddressGuard;
 }
 
 export interface RelayConnection {
@@ -109,8 +117,11 @@ export function openRelay(url: string, options: OpenOptions): Promise<RelayConne
     let connected = false;
     let ws: WebSocket;
     try {
-      const wsOptions: WebSocket.ClientOptions & { closeTimeout: number } = {
+      const guarded = guardConnection(new URL(url), options.guard, agent !== undefined);
+      if (guarded.error) return reject(new RelayError('blocked-address', `${url}: ${guarded.error.message}`));
+      const wsOptions: WebSocket.ClientOptions & { closeTimeout: number; lookup?: LookupFunction } = {
         agent,
+        lookup: guarded.lookup, // net.connect's: the guard sees the very address connected to
         handshakeTimeout: timeoutMs,
         maxPayload,
         perMessageDeflate: options.perMessageDeflate ?? false,
@@ -361,6 +372,7 @@ const BAD_UPGRADE = /^(Invalid Upgrade header|Invalid Sec-WebSocket-|Server sent
  * oversized frame and a broken WebSocket protocol.
  */
 function classify(err: Error, url: string, phase: 'open' | 'open-connection', agent?: Agent): RelayError {
+  if (err instanceof BlockedAddressError) return new RelayError('blocked-address', `${url}: ${err.message}`);
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
     return new RelayError('too-large', `${url} sent a frame over the size cap (${err.message})`);
