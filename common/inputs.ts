@@ -7,10 +7,20 @@ import { NETWORKS } from './relay-url.js';
 
 export const seederInput = z
   .strictObject({
-    /** Seed file path, relative to the config folder; default: config `seeder.file`. */
-    file: z.string().min(1).optional(),
-    /** Rows per INSERT; default: config `seeder.batch_size`. */
-    batchSize: z.number().int().min(1).max(100_000).optional(),
+    /**
+     * Seed file path, relative to the seed folder (config `seeder.dir`); default: config `seeder.file`.
+     * Refused here when it plainly points elsewhere; the activity checks the real path too (symlinks).
+     */
+    file: z
+      .string()
+      .min(1)
+      .max(1000)
+      .refine((f) => !/^([/\\]|[A-Za-z]:)/.test(f), 'must be a path relative to the seed folder (config seeder.dir)')
+      .refine((f) => !f.split(/[/\\]/).includes('..'), 'must not contain ".." (seed files stay in the seed folder)')
+      .refine((f) => !f.includes('\0'), 'must not contain a NUL character')
+      .optional(),
+    /** Rows per INSERT; default: config `seeder.batch_size` (the same maximum, which bounds the activity's memory). */
+    batchSize: z.number().int().min(1).max(10_000).optional(),
   })
   .default({});
 export type SeederInput = z.infer<typeof seederInput>;

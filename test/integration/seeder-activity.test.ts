@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createSeederActivities, seedFileLines } from '../../activities/seeder.js';
+import { createSeederActivities, seedLines, type SeedLine } from '../../activities/seeder.js';
 import { parseRelayUrl, type SeedReport } from '../../common/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig, writeSeedFile } from '../helpers/config.js';
@@ -19,14 +19,46 @@ wss://192.168.1.1
 wss://relay.c.example
 `;
 
+/** All the URL lines of a file, as the Seeder reads them. */
+async function linesOf(path: string | URL, maxLineBytes = 4096): Promise<SeedLine[]> {
+  const fh = await open(path);
+  try {
+    const out: SeedLine[] = [];
+    for await (const l of seedLines(fh, maxLineBytes)) out.push(l);
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
 let t: TestDatabase;
 before(async () => (t = await freshDatabase()));
 after(() => t.drop());
 
 describe('seeder activities', () => {
-  it('reads URL lines, skipping comments and blank lines', () => {
-    assert.deepEqual(seedFileLines(SEED).map((l) => l.line), [2, 3, 5, 6, 7, 8, 9]);
-    assert.equal(seedFileLines(SEED)[1]?.url, 'wss://relay.b.example/');
+  it('reads URL lines, skipping comments and blank lines', async () => {
+    const path = writeSeedFile(testConfig(t.url), 'lines.txt', SEED);
+    const lines = await linesOf(path);
+    assert.deepEqual(lines.map((l) => l.line), [2, 3, 5, 6, 7, 8, 9]);
+    assert.equal(lines[1]?.url, 'wss://relay.b.example/');
+  });
+
+  it('reads lines across read-buffer boundaries, CRLF and a last line without a newline alike', async () => {
+    const urls = Array.from({ length: 20_000 }, (_, i) => `wss://relay-${i}.example`);
+    const path = writeSeedFile(testConfig(t.url), 'many.txt', `${urls.join('\r\n')}\r\n# end\nwss://last.example`);
+    const lines = await linesOf(path);
+    assert.deepEqual(lines.map((l) => l.url), [...urls, 'wss://last.example']);
+    assert.equal(lines.at(-1)?.line, 20_002);
+  });
+
+  it('a line over the cap is cut and marked, unless a comment starts before the cut', async () => {
+    const long = 'x'.repeat(50);
+    const path = writeSeedFile(testConfig(t.url), 'long.txt', `wss://a.example\n${long}\nwss://b.example # ${long}\n# ${long}\n`);
+    assert.deepEqual(await linesOf(path, 20), [
+      { line: 1, url: 'wss://a.example' },
+      { line: 2, url: 'x'.repeat(20), tooLong: true },
+      { line: 3, url: 'wss://b.example' },
+    ]);
   });
 
   it('loads the seed file in batches and reports counts with reasons; a second run inserts nothing', async () => {
@@ -81,8 +113,7 @@ describe('seeder activities', () => {
   });
 
   it('the shipped seed file is all valid, distinct, public relay URLs in canonical form', async () => {
-    const text = await readFile(new URL('../../config/seed_relays.txt', import.meta.url), 'utf8');
-    const lines = seedFileLines(text);
+    const lines = await linesOf(new URL('../../config/seed_relays.txt', import.meta.url));
     assert.ok(lines.length > 7000, `${lines.length} relays`);
     const bad = lines.filter(({ url }) => { const r = parseRelayUrl(url); return !r.ok || r.url !== url; });
     assert.deepEqual(bad, []);

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { symlinkSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -86,5 +88,35 @@ describe('seeder workflow', () => {
     const failure = await failureOf(runSeeder(createSeederActivities({ db: t.db, config: testConfig(t.url) }), [{ file: 'nope.txt' }]));
     assert.equal(failure.type, 'BadInput');
     assert.match(failure.message, /cannot read seed file .*nope\.txt/);
+  });
+
+  it('refuses a file name that points out of the seed folder at once, before any activity runs', async () => {
+    let seeded = 0;
+    const real = createSeederActivities({ db: t.db, config: testConfig(t.url) });
+    const acts = { ...real, seedCandidates: async (input: object) => (seeded++, real.seedCandidates(input)) };
+    for (const file of ['/etc/passwd', '../../etc/passwd', 'C:\\Windows\\win.ini']) {
+      const failure = await failureOf(runSeeder(acts, [{ file }]));
+      assert.equal(failure.type, 'BadInput');
+      assert.match(failure.message, /invalid seeder input: file: must (be a path relative to|not contain "\.\.")/);
+      assert.doesNotMatch(failure.message, /root:/);
+    }
+    assert.equal(seeded, 0);
+  });
+
+  it('a symlink out of the seed folder, or a file over the size cap, fails the workflow after one attempt', async () => {
+    const config = testConfig(t.url);
+    symlinkSync('/etc/passwd', join(config.dir, 'passwd.txt'));
+    truncateSync(writeSeedFile(config, 'huge.txt', 'wss://huge.example\n'), 50 * 1024 * 1024);
+    const real = createSeederActivities({ db: t.db, config });
+    let attempts = 0;
+    const acts = { ...real, seedCandidates: async (input: object) => (attempts++, real.seedCandidates(input)) };
+    const link = await failureOf(runSeeder(acts, [{ file: 'passwd.txt' }]));
+    assert.equal(link.type, 'BadInput');
+    assert.match(link.message, /seeder input file "passwd\.txt" refused: it leads out of the seed folder/);
+    assert.doesNotMatch(link.message, /root:/);
+    const huge = await failureOf(runSeeder(acts, [{ file: 'huge.txt' }]));
+    assert.equal(huge.type, 'BadInput');
+    assert.match(huge.message, /more than 20000000 \(config seeder\.max_file_bytes\)/);
+    assert.equal(attempts, 2); // one each: bad input is not retried
   });
 });
