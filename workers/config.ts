@@ -6,15 +6,36 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEPLOYMENTS } from '../activities/migrate.js';
 import { duration, FINDER_SOURCES, MONITOR_CHECKS } from '../common/index.js';
+import { showValue } from './errors.js';
 
 export const PROJECT_DIR = resolve(import.meta.dirname, '..');
 export const DEFAULT_CONFIG = resolve(PROJECT_DIR, 'config/bigbrotr.yaml');
 
-const networkConfig = (timeout: number, concurrency: number) =>
+const SECOND = 1000;
+const MINUTE = 60_000;
+
+/**
+ * A duration of at least `min` ms. 0 (or a few ms) is never what anyone meant: as an interval it
+ * is a hot loop (the Monitor at 0 opened 80 connections a minute to every relay), as a timeout it
+ * fails every request.
+ */
+const durationAtLeast = (min: number, why: string) => duration.refine((ms) => ms >= min, `must be >= ${showMs(min)}: ${why}`);
+/** A sleep between passes or rounds: at least `min`. */
+const interval = (min: number) => durationAtLeast(min, 'a shorter interval is a hot loop');
+/** A deadline for one request or connection. */
+const timeout = durationAtLeast(100, 'a shorter timeout fails every request');
+
+function showMs(ms: number): string {
+  if (ms % MINUTE === 0) return `${ms / MINUTE}m`;
+  if (ms % SECOND === 0) return `${ms / SECOND}s`;
+  return `${ms}ms`;
+}
+
+const networkConfig = (timeoutMs: number, concurrency: number) =>
   z
     .strictObject({
       proxy: z.string().regex(/^(socks5h?:\/\/\S+)?$/, 'expected a SOCKS5 URL like socks5h://127.0.0.1:9050, or ""').default(''),
-      timeout: duration.default(timeout),
+      timeout: timeout.default(timeoutMs),
       concurrency: z.number().int().min(1).max(1000).default(concurrency),
     })
     .prefault({});
@@ -22,7 +43,8 @@ const networkConfig = (timeout: number, concurrency: number) =>
 const configSchema = z.strictObject({
   deployment: z.enum(DEPLOYMENTS),
   database: z.strictObject({
-    url: z.string().default(''),
+    // Checked here, so a typo stops start-up with its field (its password shown as ***), not at the first query.
+    url: z.string().regex(/^((postgres|postgresql):\/\/\S*|socket:\S+)?$/, 'expected a URL like postgres://user:password@host:5432/db, or ""').default(''),
     pool_max: z.number().int().min(1).max(100).default(10),
   }),
   temporal: z.strictObject({
@@ -33,7 +55,16 @@ const configSchema = z.strictObject({
   relay_url: z.strictObject({ allow_local: z.boolean().default(false) }).prefault({}),
   seeder: z.strictObject({
     file: z.string().min(1),
-    batch_size: z.number().int().min(1).max(100_000).default(1000),
+    /** The only folder seed files are read from (relative to the config folder; empty: the config folder). */
+    dir: z.string().default(''),
+    // A batch holds up to batch_size URLs (2,048 characters at most each): the cap bounds the worker's memory.
+    batch_size: z.number().int().min(1).max(10_000).default(1000),
+    /** Larger seed files are refused before any of them is read. */
+    max_file_bytes: z.number().int().min(1).default(20_000_000),
+    /** A longer line is counted invalid, and only its start is kept (a relay URL is at most 2,048 characters). */
+    max_line_bytes: z.number().int().min(1).max(1_000_000).default(4096),
+    /** URL lines one run loads; a file with more is refused before anything is written. */
+    max_urls: z.number().int().min(1).default(200_000),
   }),
   networks: z
     .strictObject({
@@ -45,7 +76,7 @@ const configSchema = z.strictObject({
     .prefault({}),
   validator: z
     .strictObject({
-      interval: duration.default(3_600_000),
+      interval: interval(MINUTE).default(3_600_000),
       page_size: z.number().int().min(1).max(1000).default(500),
       max_in_flight: z.number().int().min(1).max(1000).default(100),
       max_failures: z.number().int().min(1).max(1000).default(5),
@@ -53,7 +84,7 @@ const configSchema = z.strictObject({
     .prefault({}),
   monitor: z
     .strictObject({
-      interval: duration.default(3_600_000),
+      interval: interval(MINUTE).default(3_600_000),
       page_size: z.number().int().min(1).max(1000).default(1000),
       max_in_flight: z.number().int().min(1).max(1000).default(100),
       checks: z.array(z.enum(MONITOR_CHECKS)).default([...MONITOR_CHECKS]),
@@ -71,35 +102,36 @@ const configSchema = z.strictObject({
   synchronizer: z
     .strictObject({
       start: z.number().int().min(0).default(0),
+      /** 0 is allowed: ask up to now (relays that have not converged leave gaps to fill later). */
       end_lag: duration.default(300_000),
       limit: z.number().int().min(1).max(10_000).default(500),
       // Large: a window that comes back full costs one extra request, while a small cap costs a
       // request per window over the empty years before a relay's first event (2,900 at 7 days).
-      max_window: duration.default(365 * 86_400_000),
+      max_window: durationAtLeast(SECOND, 'windows are whole seconds').default(365 * 86_400_000),
       /** A caught-up relay's sleep before it asks again. */
-      interval: duration.default(900_000),
+      interval: interval(10 * SECOND).default(900_000),
       /** Relays that sync more often (their URLs as the relay table has them), and how often. */
       priority_relays: z.array(z.string()).default([]),
-      priority_interval: duration.default(60_000),
+      priority_interval: interval(10 * SECOND).default(60_000),
       /** Relays one worker syncs at once per network, one window at a time each (its memory: a window holds up to 1,000 events). */
       relays_in_flight: z.number().int().min(1).max(1000).default(20),
       /** The coordinator: how often it looks for relays without a sync workflow, and rows per page. */
-      pass_interval: duration.default(900_000),
+      pass_interval: interval(MINUTE).default(900_000),
       page_size: z.number().int().min(1).max(1000).default(1000),
       /** A relay's recorded gaps (dense seconds not proven complete) are looked at again this often. */
-      gap_retry: duration.default(86_400_000),
+      gap_retry: interval(MINUTE).default(86_400_000),
       /** A relay that refuses to be read (NIP-42 without a key, `restricted:`) is tried again after this long. */
-      refused_retry: duration.default(86_400_000),
+      refused_retry: interval(MINUTE).default(86_400_000),
       /** NIP-42 key (hex) for relays that ask for authentication; empty: the Monitor's key, if any. */
       private_key: z.string().regex(/^([0-9a-f]{64})?$/, 'expected 64 lower-case hex characters (a secret key), or ""').default(''),
     })
     .prefault({}),
   finder: z.strictObject({
-    interval: duration.default(3_600_000),
+    interval: interval(MINUTE).default(3_600_000),
     page_size: z.number().int().min(1).max(100_000).default(5000),
     cycles_per_run: z.number().int().min(1).max(10_000).default(24),
     sources: z.array(z.enum(FINDER_SOURCES)).default([...FINDER_SOURCES]),
-    api_timeout: duration.default(30_000),
+    api_timeout: timeout.default(30_000),
     api_max_bytes: z.number().int().min(1).default(10_000_000),
     api_max_redirects: z.number().int().min(0).max(20).default(3),
     apis: z
@@ -128,16 +160,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, path = env.BIGB
   try {
     raw = parseYaml(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+    throw new ConfigError(`${file} is not valid YAML: ${yamlProblem(err)}`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: expected a mapping at the top`);
   const merged = applyEnv(raw as Record<string, unknown>, env);
   const r = configSchema.safeParse(merged);
   if (!r.success) {
-    const problems = r.error.issues.map((i) => {
+    const problems = r.error.issues.flatMap((i) => {
+      // A misspelt key is named, not shown: it may be a secret's (`privat_key`), and its section's
+      // value would hold the section's secrets.
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `  ${[...i.path, k].join('.')}: not a known key (misspelt, or in the wrong section?)`);
       const field = i.path.join('.') || '(top level)';
       const value = i.path.length ? valueAt(merged, i.path) : undefined;
-      return `  ${field} = ${JSON.stringify(value) ?? '(missing)'}: ${i.message}`;
+      // Secrets (keys, passwords, a URL's password) are never shown, not even a wrong one.
+      return [`  ${field} = ${showValue(value, i.path.at(-1))}: ${i.message}`];
     });
     throw new ConfigError(`invalid config ${file}${envNote(env)}:\n${problems.join('\n')}`);
   }
@@ -162,7 +198,13 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
     // Values are YAML scalars, so `true`, `500` and `"500"` mean what they would in the file.
-    set(name.slice(ENV_PREFIX.length).toLowerCase().split('__'), parseYaml(value));
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(value);
+    } catch (err) {
+      throw new ConfigError(`${name} is not a YAML value: ${yamlProblem(err)}`);
+    }
+    set(name.slice(ENV_PREFIX.length).toLowerCase().split('__'), parsed);
   }
   return out;
 }
@@ -170,6 +212,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
 function envNote(env: NodeJS.ProcessEnv): string {
   const names = Object.keys(env).filter((n) => n.startsWith(ENV_PREFIX));
   return names.length ? ` (with environment overrides ${names.join(', ')})` : '';
+}
+
+/** The YAML parser's message without the source excerpt it quotes (which may hold a secret). */
+function yamlProblem(err: unknown): string {
+  return (err as Error).message.split(/:?\n/, 1)[0] ?? 'unreadable';
 }
 
 function valueAt(obj: unknown, path: PropertyKey[]): unknown {

@@ -9,9 +9,12 @@ import type { NetworkActivities } from '../activities/network.js';
 import { coordinatorInput, MONITOR_CHECKS, monitorRelayInput, networkQueue, parseOrFail, type MonitorCheck, type MonitorSummary } from '../common/index.js';
 import { coordinate, type Row } from './coordinator.js';
 
+// A PostgreSQL outage is a fault that passes, not an answer: the database activities retry, with
+// backoff up to a minute and no attempt limit (as the Synchronizer's), until the server is back. A
+// limit would fail the coordinator itself, or every child of the pass, after a few seconds down.
 const db = proxyActivities<MonitorActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 5 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 export async function monitor(raw: unknown = {}): Promise<void> {
@@ -57,7 +60,11 @@ export async function monitorRelay(raw: unknown): Promise<MonitorSummary> {
     scheduleToStartTimeout: '10 minutes',
     startToCloseTimeout: '5 minutes',
     heartbeatTimeout: '2 minutes',
-    retry: { maximumAttempts: 3, initialInterval: '5 seconds' },
+    // A relay's failures are answers (returned); what throws is a fault of ours, above all the
+    // storing of the results at the check's end while PostgreSQL is down. It is retried until it
+    // succeeds, as the database activities are; the wait grows to 5 minutes, since each attempt
+    // checks the relay again (connections to it) before it stores.
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
   });
   let summary: MonitorSummary;
   try {

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { NetworkActivities } from '../../activities/network.js';
 import { insertRelays, type NostrEvent } from '../../activities/store.js';
+import { storeMetadata } from '../../activities/metadata.js';
 import { createNetworkActivities } from '../../activities/network.js';
 import type { RelayKnowledge, SpanResult } from '../../common/index.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
@@ -108,6 +109,22 @@ describe('relays that cap their answers', () => {
     assert.ok(relay.reqs.every((filters) => (filters[0] as { limit?: number }).limit! <= 100), 'no REQ asked past the advertised cap');
   });
 
+  it('a max_limit in the NIP-11 the Monitor stored bounds the REQs; one that is not a number is ignored', async () => {
+    const relay = await local(day.events.slice(0, 400), { maxLimit: 50 });
+    const odd = await local(day.events.slice(0, 400), { maxLimit: 50 });
+    await storeMetadata(t.db, [
+      { relayUrl: relay.url, type: 'nip11', generatedAt: 1, payload: { limitation: { max_limit: 50 } } },
+      { relayUrl: odd.url, type: 'nip11', generatedAt: 1, payload: { limitation: { max_limit: 'lots' } } },
+    ]);
+    const s = await syncAll(testNetworkActivities(t), relay.url, day.since, day.until);
+    assert.equal(s.relay.maxLimit, 50);
+    assert.ok(relay.reqs.every((f) => (f[0] as { limit?: number }).limit! <= 50));
+    const o = await syncAll(testNetworkActivities(t), odd.url, day.since, day.until);
+    assert.equal(o.relay.maxLimit, undefined);
+    assert.ok(odd.reqs.some((f) => (f[0] as { limit?: number }).limit === LIMIT));
+    for (const r of [relay, odd]) assert.deepEqual(await assertArchived(r.url, heldOf(day.events.slice(0, 400))), []);
+  });
+
   it('a relay that lowers its cap between two syncs: the second sync audits, learns, and misses nothing', async () => {
     const first = generateEvents({ count: 1500, dense: 10, spanSeconds: 3 * 3600, end: day.until - 86_400, seed: 9 });
     const later = generateEvents({ count: 1500, dense: 10, spanSeconds: 3 * 3600, end: day.until, seed: 10 });
@@ -149,6 +166,17 @@ describe('dense seconds', () => {
     const relay = await local(g.events, { maxLimit: 40, nip77: true });
     const s = await syncAll(testNetworkActivities(t), relay.url, g.since, g.until);
     assert.deepEqual(await assertArchived(relay.url, heldOf(g.events)), []);
+    assert.equal(s.relay.negentropy, 'yes');
+  });
+});
+
+describe('NIP-77, lean', () => {
+  it('a window of 15,000 ids is listed once (one NEG-OPEN), not halved and listed again, and every event archived', async () => {
+    const g = generateEvents({ count: 15_000, dense: 10, spanSeconds: 86_400, seed: 14 });
+    const relay = await local(g.events, { maxLimit: 500, nip77: true });
+    const s = await syncAll(testNetworkActivities(t), relay.url, g.since, g.until);
+    assert.deepEqual(await assertArchived(relay.url, heldOf(g.events)), []);
+    assert.equal(relay.negOpens, 1, 'one listing');
     assert.equal(s.relay.negentropy, 'yes');
   });
 });

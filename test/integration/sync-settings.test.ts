@@ -1,10 +1,12 @@
-// A relay's sync settings for its next round, from the config and the database: its own cap on
-// `limit` (its latest NIP-11 document), priority, and whether it is still a relay.
+// A relay's sync settings for its next round, from the config and the database: the configured
+// limit, priority, and whether it is still a relay; and the relay's latest stored NIP-11, which
+// the sync activity reads before its windows (its max_limit bounds the REQs).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { storeMetadata } from '../../activities/metadata.js';
 import { insertRelays } from '../../activities/store.js';
 import { createSyncActivities } from '../../activities/sync.js';
+import { storedNip11 } from '../../activities/sync-records.js';
 import { testConfig } from '../helpers/config.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -28,12 +30,13 @@ const settings = (url: string) =>
   }).syncSettings({ url });
 
 describe('sync settings', () => {
-  it("a relay's NIP-11 max_limit below the configured limit is the limit asked of it", async () => {
-    assert.equal((await settings('wss://capped.example')).limit, 100);
+  it("the relay's latest stored NIP-11 is the one the sync reads (an older one said otherwise)", async () => {
+    assert.deepEqual((await storedNip11(t.db, 'wss://capped.example'))?.limitation, { max_limit: 100 });
+    assert.equal(await storedNip11(t.db, 'wss://plain.example'), undefined);
   });
 
-  it('without a usable max_limit (none, or not a number) the configured limit is asked', async () => {
-    assert.equal((await settings('wss://plain.example')).limit, 500);
+  it('the settings give the configured limit (the relay\'s own cap is applied by the sync activity, which also reads it when it fetches NIP-11 itself)', async () => {
+    assert.equal((await settings('wss://capped.example')).limit, 500);
     assert.equal((await settings('wss://garbage.example')).limit, 500);
   });
 
