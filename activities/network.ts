@@ -171,7 +171,7 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
       }
 
       async function sslCheck() {
-        const r = await checkTls(host, Number(port || 443), { timeoutMs: timeout, servername: isIP(host) ? undefined : host, signal });
+        const r = await checkTls(host, Number(port || 443), { timeoutMs: timeout, servername: isIP(host) ? undefined : host, signal, guard: { allowLocal: config.relay_url.allow_local } });
         if (!r.ok) return failed('ssl', `${r.code}: ${r.reason}`);
         const { ms: _, ok: __, ...cert } = r;
         keep('nip66_ssl', cert);

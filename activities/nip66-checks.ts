@@ -8,6 +8,7 @@ import { Resolver } from 'node:dns/promises';
 import { stat } from 'node:fs/promises';
 import { isIP, isIPv4 } from 'node:net';
 import tls from 'node:tls';
+import { BlockedAddressError, guardConnection, type AddressGuard } from './address-guard.js';
 import { open as openMmdb, type AsnResponse, type CityResponse, type Reader } from 'maxmind';
 
 export interface CheckFailure<C extends string> {
@@ -45,7 +46,7 @@ export interface TlsResult {
   ms: number;
 }
 
-export type TlsFailureCode = 'timeout' | 'refused' | 'handshake' | 'network' | 'aborted';
+export type TlsFailureCode = 'timeout' | 'refused' | 'handshake' | 'network' | 'aborted' | 'blocked-address';
 
 export interface TlsOptions {
   timeoutMs: number;
@@ -54,6 +55,8 @@ export interface TlsOptions {
   /** Trusted CAs instead of the system's: for tests, to verify a test CA. */
   ca?: string | Buffer;
   signal?: AbortSignal;
+  /** Internal addresses refused (address-guard.ts), on the address the name resolves to. */
+  guard?: AddressGuard;
 }
 
 export function checkTls(host: string, port: number, options: TlsOptions): Promise<TlsResult | CheckFailure<TlsFailureCode>> {
@@ -63,6 +66,8 @@ export function checkTls(host: string, port: number, options: TlsOptions): Promi
   return new Promise((resolve) => {
     const fail = (code: TlsFailureCode, reason: string) => finish({ ok: false, code, reason, ms: ms() });
     if (options.signal?.aborted) return resolve({ ok: false, code: 'aborted', reason: 'cancelled', ms: 0 });
+    const guarded = guardConnection(new URL(`wss://${where}`), options.guard, false);
+    if (guarded.error) return resolve({ ok: false, code: 'blocked-address', reason: guarded.error.message, ms: 0 });
     let settled = false;
     let tcpConnected = false;
     let socket: tls.TLSSocket;
@@ -75,6 +80,7 @@ export function checkTls(host: string, port: number, options: TlsOptions): Promi
         servername: options.servername ?? (isIP(host) ? undefined : host),
         rejectUnauthorized: false,
         ca: options.ca,
+        lookup: guarded.lookup,
       });
     } catch (err) {
       // A bad port or a malformed CA throws at once rather than emitting 'error'.
@@ -112,6 +118,7 @@ export function checkTls(host: string, port: number, options: TlsOptions): Promi
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const detail = err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message;
       if (err.code === 'ECONNREFUSED') fail('refused', `connection refused by ${where}`);
+      else if (err instanceof BlockedAddressError) fail('blocked-address', err.message);
       // Once TCP is up, whatever goes wrong is the TLS server's doing (an alert, a reset, plain
       // HTTP on the port); before that it is the path to it (name resolution, routing).
       else if (tcpConnected) fail('handshake', `TLS handshake with ${where} failed: ${detail}`);

@@ -12,6 +12,7 @@ import { createFinderActivities } from '../../activities/finder.js';
 import { HttpGetError, httpGet } from '../../activities/http-get.js';
 import { createNetworkActivities } from '../../activities/network.js';
 import { fetchNip11 } from '../../activities/nip11.js';
+import { checkTls } from '../../activities/nip66-checks.js';
 import { openRelay, RelayError, socksAgent } from '../../activities/relay-socket.js';
 import type { ApiOutcome, MonitorCheck, MonitorSummary, ProbeOutcome } from '../../common/index.js';
 import { testConfig } from '../helpers/config.js';
@@ -185,6 +186,15 @@ describe('address guard: names resolving to loopback', () => {
     assert.ok(res instanceof HttpGetError && res.code === 'network');
     assert.equal((await httpGet(`http://localhost:${internalPort}/`, { ...HTTP, guard: ALLOW })).status, 200);
     assert.deepEqual([wsConnections, internalRequests], [wsBefore + 1, httpBefore + 1]);
+  });
+
+  it("the Monitor's TLS check too: a name resolving to loopback, and a loopback literal, are refused before any connection", async () => {
+    const before = wsConnections;
+    const byName = await checkTls('localhost', wsPort, { timeoutMs: 2000, guard: BLOCK });
+    const byLiteral = await checkTls('127.0.0.1', wsPort, { timeoutMs: 2000, guard: BLOCK });
+    assert.deepEqual([byName.ok, byLiteral.ok], [false, false]);
+    assert.deepEqual([(byName as { code: string }).code, (byLiteral as { code: string }).code], ['blocked-address', 'blocked-address']);
+    assert.equal(wsConnections, before);
   });
 
   it('an overlay relay through its SOCKS5 proxy is exempt: the proxy resolves the name', async () => {
