@@ -1,21 +1,29 @@
 // `npm start`: the whole local stack from nothing. PostgreSQL (embedded, unless DATABASE_URL is set),
 // the Temporal dev server with its Web UI (unless TEMPORAL_ADDRESS is set), the workers, and the
 // pipeline. Data lives under .data/ (BIGBROTR_DATA_DIR) and survives restarts; Ctrl-C stops it all.
+// The servers are watched (restarted when they die, within bounds); what a crashed launcher left
+// running is stopped by the next one (stack-leftovers.ts).
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { redactUrl } from '../activities/db.js';
 import { loadConfig, PROJECT_DIR } from './config.js';
 import { assertPortFree, startEmbeddedPostgres } from './embedded-postgres.js';
 import { StartupError } from './errors.js';
 import { runMain, say } from './main.js';
 import { startPipeline } from './pipeline.js';
-import { installHint, temporalExecutable } from './temporal-binaries.js';
+import { takeOverDataFolder } from './stack-leftovers.js';
+import { supervise } from './stack-supervisor.js';
+import { startTemporalDevServer } from './stack-temporal.js';
 import { connectDatabase, connectTemporal, createWorkers, runWorkers } from './worker.js';
 
 runMain(async () => {
   const started = Date.now();
   const config = loadConfig();
   const dataDir = resolve(process.env.BIGBROTR_DATA_DIR ?? join(PROJECT_DIR, '.data'));
+  // The launcher's user alone reads it: the database's password, Temporal's state, the logs.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   // Undone in reverse order on the way out.
   const cleanups: Array<() => Promise<unknown>> = [];
   const cleanUp = async () => {
@@ -28,13 +36,44 @@ runMain(async () => {
         .finally(() => clearTimeout(timer));
     }
   };
+  // Once the stack stops (Ctrl-C, SIGTERM, a server given up on), a server's exit is expected.
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping = true;
+    // Alone (the workers' runtime not yet installed), keep the default: the process ends.
+    if (process.listenerCount(signal) === 1) {
+      process.off(signal, onSignal);
+      process.kill(process.pid, signal);
+    }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+  let failed: string | undefined;
+  let failNow = () => {};
+  const failure = new Promise<void>((r) => (failNow = r));
+  const giveUp = (why: string) => {
+    if (failed) return;
+    [failed, stopping] = [why, true];
+    failNow();
+  };
+
+  const temporalDb = join(dataDir, 'temporal.db');
+  const record = await takeOverDataFolder(dataDir, temporalDb, say);
   try {
     let dbUrl = config.database.url;
     if (!dbUrl) {
-      const server = await startEmbeddedPostgres(dataDir, config.deployment, say);
-      cleanups.push(() => server.stop());
-      dbUrl = server.url;
-      say(`PostgreSQL: embedded server, data in ${join(dataDir, 'pg')}, ${dbUrl.replace(/:[^:@/]*@/, ':***@')}`);
+      const first = await startEmbeddedPostgres(dataDir, config.deployment, say);
+      const watch = supervise('the embedded PostgreSQL', first, {
+        restart: () => startEmbeddedPostgres(dataDir, config.deployment, say, { port: first.port }),
+        restarted: (pg) => record.set({ postgres: { pid: pg.pid, port: pg.port, dir: pg.dir } }),
+        stopping: () => stopping,
+        say,
+        giveUp,
+      });
+      record.set({ postgres: { pid: first.pid, port: first.port, dir: first.dir } });
+      cleanups.push(() => watch.current().stop());
+      dbUrl = first.url;
+      say(`PostgreSQL: embedded server, data in ${first.dir}, ${redactUrl(dbUrl)}, log in ${first.logFile}`);
+      say(`PostgreSQL: to connect, ${first.psql}`);
     } else say('PostgreSQL: DATABASE_URL');
     const db = await connectDatabase(dbUrl, config, 'bigbrotr-launcher');
     cleanups.push(() => db.end());
@@ -46,25 +85,20 @@ runMain(async () => {
       const uiPort = portFromEnv('TEMPORAL_UI_PORT', 8233);
       await assertPortFree(port, 'Temporal server', 'TEMPORAL_PORT');
       await assertPortFree(uiPort, 'Temporal Web UI', 'TEMPORAL_UI_PORT');
-      const executable = temporalExecutable('cli');
-      if (executable.type === 'cached-download') say(`no Temporal CLI found: the SDK downloads one (needs internet); to use a local one, ${installHint('cli')}`);
-      const env = await TestWorkflowEnvironment.createLocal({
-        server: {
-          executable,
-          ip: '127.0.0.1',
-          port,
-          ui: true,
-          uiPort,
-          namespace: config.temporal.namespace,
-          dbFilename: join(dataDir, 'temporal.db'), // workflow histories survive restarts
-        },
-      }).catch((err: Error) => {
-        throw new StartupError(`the Temporal dev server did not start: ${err.message}; ${installHint('cli')}`);
+      const options = { port, uiPort, namespace: config.temporal.namespace, dbFile: temporalDb, logFile: join(dataDir, 'temporal.log'), say };
+      const first = await startTemporalDevServer(options); // workflow histories survive restarts
+      const watch = supervise('the Temporal dev server', first, {
+        restart: () => startTemporalDevServer(options),
+        restarted: (t) => record.set({ temporal: { pid: t.pid, port, uiPort } }),
+        stopping: () => stopping,
+        say,
+        giveUp,
       });
-      cleanups.push(() => env.teardown());
-      address = env.address;
+      record.set({ temporal: { pid: first.pid, port, uiPort } });
+      cleanups.push(() => watch.current().stop());
+      address = first.address;
       webUi = `http://127.0.0.1:${uiPort}`;
-      say(`Temporal: dev server at ${address}, state in ${join(dataDir, 'temporal.db')}`);
+      say(`Temporal: dev server at ${address}, state in ${temporalDb}, log in ${first.logFile}`);
     } else say(`Temporal: ${address}`);
 
     const connection = await connectTemporal(address);
@@ -81,11 +115,22 @@ runMain(async () => {
     say(`Web UI: ${webUi}/namespaces/${config.temporal.namespace}/workflows`);
     say('Ctrl-C stops everything; the next `npm start` resumes where this one stopped');
     // The SDK's runtime turns Ctrl-C (SIGINT) and SIGTERM into a graceful worker shutdown.
-    await running;
-    say('worker stopped; stopping the servers');
+    await Promise.race([running, failure]);
+    stopping = true;
+    if (failed) {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      // A worker whose server is gone may not finish its shutdown: the servers stop anyway.
+      await Promise.race([running.catch(() => {}), new Promise((r) => setTimeout(r, 20_000).unref())]);
+    } else say('worker stopped; stopping the servers');
+  } catch (err) {
+    // A server given up on during start-up makes the next step fail: the cause is the news.
+    if (!failed) throw err;
   } finally {
+    stopping = true;
     await cleanUp();
+    record.clear(); // what this launcher started is stopped
   }
+  if (failed) throw new StartupError(failed);
   say('stopped');
 });
 

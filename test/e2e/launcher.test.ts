@@ -3,14 +3,14 @@
 // next `npm start` finds its data where it left it.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import type { SeedReport } from '../../common/index.js';
-import { freePort, PASSWORD } from '../../workers/embedded-postgres.js';
+import { freePort, PASSWORD_FILE } from '../../workers/embedded-postgres.js';
 import { finderStatus } from '../../workflows/finder.js';
 import { startLocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
@@ -58,7 +58,8 @@ async function ctrlC(launch: Launch): Promise<void> {
 async function onDatabase<T extends pg.QueryResultRow>(output: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const port = output.match(/postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:(\d+)\/bigbrotr/)?.[1];
   assert.ok(port, 'the launcher prints the database address');
-  const c = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'postgres', password: PASSWORD, database: 'bigbrotr' });
+  const password = readFileSync(join(dataDir, PASSWORD_FILE), 'utf8').trim(); // made for this data folder
+  const c = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'postgres', password, database: 'bigbrotr' });
   await c.connect();
   try {
     return (await c.query<T>(sql, params)).rows;
