@@ -48,7 +48,7 @@ async function waitFor(launch: Launch, pattern: RegExp, ms: number): Promise<Reg
 
 async function ctrlC(launch: Launch): Promise<void> {
   process.kill(-(launch.child.pid as number), 'SIGINT');
-  const how = await Promise.race([launch.exited, new Promise((r) => setTimeout(() => r('still running after 60 s'), 60_000).unref())]);
+  const how = await Promise.race([launch.exited, new Promise((r) => setTimeout(() => r('still running 120 s after Ctrl-C'), 120_000).unref())]);
   // npm re-raises the SIGINT it forwarded once its child is done, as it does in a terminal.
   assert.ok(how === 'exit 0' || how === 'SIGINT', `npm start should exit cleanly on Ctrl-C, not ${how}:\n${launch.output()}`);
   assert.match(launch.output(), /\[bigbrotr\] stopped/);
@@ -119,10 +119,12 @@ describe('npm start', () => {
         // which archives its events, each once, linked to it.
         await onDatabase(first.output(), "INSERT INTO relay (url, network, discovered_at) VALUES ($1, 'clearnet', 1)", [relay.url]);
         await client.workflow.getHandle('synchronizer').signal('runNow');
-        const deadline = Date.now() + 60_000;
+        // Generous: on a loaded machine (two cores shared with other work) the pass, the relay's
+        // first window and its NIP-11 look take their time; the bound only catches a stuck sync.
+        const deadline = Date.now() + 300_000;
         let archived = 0;
         while ((archived = Number((await onDatabase<{ n: string }>(first.output(), 'SELECT count(*) AS n FROM event_relay WHERE relay_url = $1', [relay.url]))[0]?.n)) < notes.length) {
-          assert.ok(Date.now() < deadline, `archived ${archived} of ${notes.length} within a minute`);
+          assert.ok(Date.now() < deadline, `the sync of ${relay.url} (after the Synchronizer's runNow) to archive its ${notes.length} events: ${archived} archived within 5 minutes`);
           await new Promise((r) => setTimeout(r, 500));
         }
         assert.equal(Number((await onDatabase<{ n: string }>(first.output(), 'SELECT count(*) AS n FROM event'))[0]?.n), notes.length);
