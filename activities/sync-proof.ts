@@ -49,6 +49,14 @@ export interface ProofReader {
   negentropySecond?(second: number): Promise<boolean>;
 }
 
+/**
+ * The relay cannot be read window by window: NIP-42 without a key, `restricted:` (after AUTH or
+ * not), or answers that ignore `since`/`until`. An answer, not a fault: the span returns it.
+ */
+export class RelayRefused extends Error {
+  override name = 'RelayRefused';
+}
+
 /** Windows taken on the learned cap between two audits. */
 export const AUDIT_EVERY = 16;
 /** Authors per REQ when a dense second is split by author. */
@@ -133,7 +141,10 @@ export async function proveWindow(reader: ProofReader, k: RelayKnowledge, plan: 
   for (;;) {
     if (pages >= plan.maxPages) break;
     pages++;
-    const { n, inside } = await ask({ since, until: t, limit: plan.ask });
+    const { n, inside, wild } = await ask({ since, until: t, limit: plan.ask });
+    // Nothing of what it sent is in the seconds asked, and some is far outside them: it ignores
+    // `since`/`until`, and no answer of it can show a window complete.
+    if (inside.length === 0 && wild === n && n > 0) throw new RelayRefused(`answers REQs with events outside their since/until (${n} of ${n}): its windows cannot be shown complete`);
     if (pages === 1) {
       proof.firstAnswer = n;
       // The same size as the last answer taken on trust: what a silent cap looks like.
@@ -199,7 +210,7 @@ export async function proveWindow(reader: ProofReader, k: RelayKnowledge, plan: 
   return proof;
 }
 
-type Ask = (f: ReqFilter) => Promise<{ n: number; inside: Got[] }>;
+type Ask = (f: ReqFilter) => Promise<{ n: number; inside: Got[]; wild: number }>;
 
 /** One REQ through `reader`, `until` as the relay reads it, and the answer's events inside the filter's seconds. */
 function asker(reader: ProofReader, k: RelayKnowledge, counted: () => void): Ask {
@@ -209,7 +220,9 @@ function asker(reader: ProofReader, k: RelayKnowledge, counted: () => void): Ask
     // What lies outside the filter (a relay that ignores `since`/`until`, or the second after
     // `until` asked of a relay that treats it as exclusive) proves nothing about the window.
     const inside = a.events.filter((e) => e.createdAt >= filter.since && e.createdAt <= filter.until);
-    return { n: a.n, inside };
+    // Outside by more than the second after `until` (which a relay read as exclusive is asked for).
+    const wild = a.events.filter((e) => e.createdAt < filter.since || e.createdAt > filter.until + 1).length;
+    return { n: a.n, inside, wild };
   };
 }
 

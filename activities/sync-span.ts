@@ -18,8 +18,8 @@
 // that dropped the connection) resumes after the last complete window, not at the span's start.
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { addEventCounts, UNKNOWN_RELAY, type RelayKnowledge, type SpanQuery, type SpanResult, type WindowResult } from '../common/index.js';
-import { AUDIT_EVERY, proveWindow, retrySecond, type Gap, type ProofReader } from './sync-proof.js';
-import { emptyWindow, NEGENTROPY_TARGET, RelayRefused, type WindowQuery } from './sync-window.js';
+import { AUDIT_EVERY, proveWindow, RelayRefused, retrySecond, type Gap, type ProofReader } from './sync-proof.js';
+import { emptyWindow, NEGENTROPY_TARGET, type WindowQuery } from './sync-window.js';
 
 /**
  * How long one activity keeps reading windows before it returns the cursor. Long enough that

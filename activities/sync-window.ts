@@ -12,7 +12,7 @@ import type { Db } from './db.js';
 import { byteaHex } from './store.js';
 import { reconcile, type IdRecord, type Reconciliation } from './negentropy.js';
 import { authenticate, RelayError, type RelayConnection } from './relay-socket.js';
-import type { Answer, Got, ProofReader, ReqFilter } from './sync-proof.js';
+import { RelayRefused, type Answer, type Got, type ProofReader, type ReqFilter } from './sync-proof.js';
 
 export interface WindowQuery {
   url: string;
@@ -46,10 +46,6 @@ type Beat = () => void;
 /** The relay did not take our NEG-OPEN: read the window with REQ instead. */
 export type Fallback = Extract<Reconciliation, { supported: false }>;
 
-/** The relay refuses to be read: NIP-42 without a key, or `restricted:` (after AUTH or not). An answer, not a fault. */
-export class RelayRefused extends Error {
-  override name = 'RelayRefused';
-}
 
 /** The relay ended a subscription with CLOSED: its reason (NIP-01 prefixes: `auth-required:`, `restricted:`, `error:` ...). */
 class SubscriptionClosed extends RelayError {

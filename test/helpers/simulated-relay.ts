@@ -12,6 +12,8 @@ export interface SimulatedRelay {
   /** Silent cap per REQ (undefined: only the REQ's limit). */
   cap?: number;
   untilExclusive?: boolean;
+  /** Ignores since/until (and answers the newest events it holds). */
+  ignoresTime?: boolean;
   /** Speaks NIP-77 (the test may turn it on later: a relay upgraded); its reconciliation serves a whole second. */
   nip77?: boolean;
   /** Every REQ filter, in order. */
@@ -63,7 +65,7 @@ export function simulatedRelay(events: Got[], o: { cap?: number; untilExclusive?
           async req(f: ReqFilter) {
             r.reqs.push(f);
             const answer = r.events
-              .filter((e) => e.createdAt >= f.since && (r.untilExclusive ? e.createdAt < f.until : e.createdAt <= f.until))
+              .filter((e) => r.ignoresTime || (e.createdAt >= f.since && (r.untilExclusive ? e.createdAt < f.until : e.createdAt <= f.until)))
               .filter((e) => !f.kinds || f.kinds.includes(e.kind))
               .filter((e) => !f.authors || f.authors.includes(e.pubkey))
               .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))

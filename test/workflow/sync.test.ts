@@ -205,6 +205,23 @@ describe('sync workflow', () => {
     );
   });
 
+  it('a relay that ignores since/until: not archivable, said in its status, looked at again after refused_retry', async () => {
+    await run(
+      burstAndSpread(0, 40, 400),
+      async (r, id) => {
+        await env.sleep('5m');
+        const h = env.client.workflow.getHandle(id);
+        const s = await h.query(syncStatus);
+        assert.equal(s.phase, 'not archivable');
+        assert.match(s.notArchivable ?? '', /outside their since\/until/);
+        const asked = r.asked.length;
+        await env.sleep('2h');
+        assert.ok(r.asked.length <= asked + 2, 'no hammering while it waits');
+      },
+      (r) => (r.sim.ignoresTime = true),
+    );
+  });
+
   it('a relay that lowers its cap between two rounds: the first window of the round is audited, and nothing is missed', async () => {
     const first = Array.from({ length: 40 }, (_, i) => START + i * 400);
     await run(first, async (r, id) => {
