@@ -1,6 +1,9 @@
 // The monitor's NIP-66 events, built from what it measured: kind 30166 relay discovery per relay,
 // kind 10166 monitor announcement, and the kind 0 profile and kind 10002 relay list the NIP asks
 // monitors to publish. Pure: the publishing activity signs (nostr-tools) and sends them.
+// NIP-66 has tags for the round-trip times but none for uptime or for a check's failure: those are
+// kept in relay_check and read through the relay_uptime view, and no tag is invented for them. A
+// relay whose open succeeded and whose read failed still gets its rtt-open.
 import type { EventTemplate } from 'nostr-tools';
 import type { Network } from '../common/index.js';
 

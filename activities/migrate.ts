@@ -144,5 +144,5 @@ export async function missingSchema(db: Db, deployment: Deployment): Promise<str
   return [...missing, ...objects.rows.map((r) => r.name)];
 }
 
-const REQUIRED_TABLES = ['relay', 'candidate', 'event', 'event_relay', 'metadata', 'relay_metadata', 'relay_metadata_latest', 'sync_gap', 'sync_refusal'];
-const REQUIRED_FUNCTIONS = ['candidate_insert', 'relay_insert', 'event_insert', 'event_relay_insert', 'event_relay_link', 'event_find', 'metadata_insert', 'relay_metadata_insert'];
+const REQUIRED_TABLES = ['relay', 'candidate', 'event', 'event_relay', 'metadata', 'relay_metadata', 'relay_metadata_latest', 'sync_gap', 'sync_refusal', 'relay_check', 'relay_uptime'];
+const REQUIRED_FUNCTIONS = ['candidate_insert', 'relay_insert', 'event_insert', 'event_relay_insert', 'event_relay_link', 'event_find', 'metadata_insert', 'relay_metadata_insert', 'relay_check_insert'];

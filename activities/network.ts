@@ -11,7 +11,7 @@ import {
 } from '../common/index.js';
 import type { Config } from '../workers/config.js';
 import type { Db } from './db.js';
-import { storeMetadata, type MetadataRow } from './metadata.js';
+import { stableReason, storeChecks, storeMetadata, type CheckName, type CheckOutcome, type MetadataRow } from './metadata.js';
 import { fetchNip11, type Nip11Document } from './nip11.js';
 import { NegentropyError } from './negentropy.js';
 import { checkDns, checkTls, GeoIp } from './nip66-checks.js';
@@ -32,6 +32,11 @@ const WRITE_PROBE_KIND = 30078;
 const MAX_PROBE_POW = 24;
 /** A relay with no NIP-11 stored has it fetched by its sync at most this often. */
 const NIP11_REFETCH_MS = 86_400_000;
+
+/** The checks that ride on the Monitor's WebSocket connection. */
+const SOCKET_CHECKS = ['open', 'read', 'write', 'http'] as const satisfies readonly MonitorCheck[];
+/** Failure codes that are ours, not the relay's (cancelled; a check switched off; no proxy): not recorded as outcomes. */
+const NOT_THE_RELAY = new Set(['aborted', 'off', 'no-proxy']);
 
 /** PostgreSQL's SQLSTATE for a foreign key violation. */
 const FOREIGN_KEY_VIOLATION = '23503';
@@ -81,7 +86,8 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
     /**
      * The Monitor's health check of one relay (NIP-11 and NIP-66): NIP-11 first, since its
      * `min_pow_difficulty` sets the write probe's proof of work; the rest at once. Every result
-     * is stored, content-addressed, in one call; the workflow gets only a summary.
+     * is stored, content-addressed, in one call, and so is each check's outcome (relay_check:
+     * ok, failed with a code and a reason, or absent); the workflow gets only a summary.
      */
     async checkRelay(q: { url: string; network: Network; generatedAt: number; checks: MonitorCheck[] }): Promise<MonitorSummary> {
       const { url, generatedAt } = q;
@@ -93,9 +99,20 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
       }
       const signal = cancellationSignal();
       const rows: MetadataRow[] = [];
+      const outcomes: CheckOutcome[] = [];
       const keep = (type: MetadataRow['type'], payload: unknown) => rows.push({ relayUrl: url, type, generatedAt, payload });
-      const ok = (c: string) => summary.ok.push(c);
-      const failed = (c: string, reason: string) => void (summary.failed[c] = reason);
+      const ok = (c: CheckName) => {
+        summary.ok.push(c);
+        outcomes.push({ relayUrl: url, check: c, generatedAt, outcome: 'ok' });
+      };
+      const failed = (c: CheckName, code: string, reason: string) => {
+        summary.failed[c] = `${code}: ${reason}`;
+        // Our own cancellation, or a setting of ours, says nothing of the relay: not recorded.
+        if (!NOT_THE_RELAY.has(code)) outcomes.push({ relayUrl: url, check: c, generatedAt, outcome: 'failed', code, reason: stableReason(reason, url) });
+      };
+      // Nothing to check, and not a failure of the relay: recorded, but neither ok nor failed.
+      const absent = (c: CheckName, code: string, reason: string) =>
+        outcomes.push({ relayUrl: url, check: c, generatedAt, outcome: 'absent', code, reason: stableReason(reason, url) });
 
       let powBits = 0;
       if (checks.has('nip11')) {
@@ -104,13 +121,14 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
           keep('nip11', r.document);
           ok('nip11');
           powBits = r.document.limitation?.min_pow_difficulty ?? 0;
-        } else failed('nip11', `${r.code}: ${r.reason}`);
+        } else if (noNip11(r.code, r.reason)) absent('nip11', r.code, r.reason);
+        else failed('nip11', r.code, r.reason);
       }
       heartbeat();
 
       const { hostname, port, protocol } = new URL(url);
       const host = hostname.replace(/^\[|\]$/g, '');
-      const wantsSocket = ['open', 'read', 'write', 'http'].some((c) => checks.has(c as MonitorCheck));
+      const wantsSocket = SOCKET_CHECKS.some((c) => checks.has(c));
       await Promise.all([
         wantsSocket ? socketChecks() : undefined,
         network === 'clearnet' && protocol === 'wss:' && checks.has('ssl') ? sslCheck() : undefined,
@@ -123,12 +141,16 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
           conn = await openRelay(url, { timeoutMs: timeout, agent, signal, guard: { allowLocal: config.relay_url.allow_local } });
         } catch (err) {
           if (!(err instanceof RelayError)) throw err;
-          for (const c of ['open', 'read', 'write', 'http']) if (checks.has(c as MonitorCheck)) failed(c, `${err.code}: ${err.message}`);
+          // Nothing rides on a connection that did not open: each socket check failed, as it did.
+          for (const c of SOCKET_CHECKS) if (checks.has(c)) failed(c, err.code, err.message);
           return;
         }
+        // The open succeeded: its RTT is kept whatever the read or the write does next.
+        const rtt: Record<string, unknown> = { rtt_open: conn.rttOpenMs };
+        ok('open');
+        // The checks not yet done when the socket fails fail with its reason (the one it broke in first).
+        const pending = new Set(['read', 'write'].filter((c) => checks.has(c as MonitorCheck)) as CheckName[]);
         try {
-          const rtt: Record<string, unknown> = { rtt_open: conn.rttOpenMs };
-          ok('open');
           if (checks.has('http')) {
             const header = (name: string) => [conn.upgradeHeaders[name]].flat()[0];
             const http = { server: header('server'), powered_by: header('x-powered-by') };
@@ -137,20 +159,26 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
           }
           if (checks.has('read')) {
             const read = await probeRead(conn, { timeoutMs: timeout });
+            pending.delete('read');
             rtt.read_answer = read.answer;
             if (read.rttReadMs !== undefined && (read.answer === 'eose')) {
               rtt.rtt_read = read.rttReadMs;
               ok('read');
-            } else failed('read', `${read.answer}: ${read.message ?? 'no EVENT or EOSE'}`);
+            } else failed('read', readCode(read), read.message ?? 'no EVENT or EOSE');
           }
           if (checks.has('write')) {
-            if (!secretKey) failed('write', 'off: no monitor key is configured (monitor.private_key)');
-            else if (powBits > MAX_PROBE_POW) failed('write', `pow: the relay asks for ${powBits} bits of proof of work (at most ${MAX_PROBE_POW} are spent on a probe)`);
-            else {
+            if (!secretKey) {
+              pending.delete('write');
+              failed('write', 'off', 'no monitor key is configured (monitor.private_key)');
+            } else if (powBits > MAX_PROBE_POW) {
+              pending.delete('write');
+              failed('write', 'pow', `the relay asks for ${powBits} bits of proof of work (at most ${MAX_PROBE_POW} are spent on a probe)`);
+            } else {
               const template = { kind: WRITE_PROBE_KIND, created_at: Math.floor(Date.now() / 1000), tags: [['d', 'bigbrotr-rtt-probe']], content: `rtt probe ${generatedAt}` };
               const mined = powBits > 0 ? minePow({ ...template, pubkey: getPublicKey(secretKey) }, powBits) : template;
               const event = finalizeEvent(mined, secretKey);
               const w = await probeWrite(conn, event, { timeoutMs: timeout });
+              pending.delete('write');
               rtt.write_accepted = w.accepted;
               rtt.write_message = w.message;
               rtt.write_read_back = w.readBack;
@@ -158,21 +186,23 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
               if (w.accepted && w.readBack && w.rttWriteMs !== undefined) {
                 rtt.rtt_write = w.rttWriteMs;
                 ok('write');
-              } else failed('write', w.accepted ? 'lost: accepted the event but did not serve it back by id' : `refused: ${w.message}`);
+              } else if (w.accepted) failed('write', 'lost', 'accepted the event but did not serve it back by id');
+              else failed('write', refusalCode(w.message), w.message ?? 'refused the event');
             }
           }
-          keep('nip66_rtt', rtt);
         } catch (err) {
           if (!(err instanceof RelayError)) throw err;
-          failed('socket', `${err.code}: ${err.message}`);
+          for (const c of pending) failed(c, err.code, err.message);
+          if (pending.size === 0) summary.failed.socket = `${err.code}: ${err.message}`;
         } finally {
+          keep('nip66_rtt', rtt);
           conn.close();
         }
       }
 
       async function sslCheck() {
         const r = await checkTls(host, Number(port || 443), { timeoutMs: timeout, servername: isIP(host) ? undefined : host, signal, guard: { allowLocal: config.relay_url.allow_local } });
-        if (!r.ok) return failed('ssl', `${r.code}: ${r.reason}`);
+        if (!r.ok) return failed('ssl', r.code, r.reason);
         const { ms: _, ok: __, ...cert } = r;
         keep('nip66_ssl', cert);
         ok('ssl');
@@ -183,7 +213,10 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
         if (!ip) {
           const r = await checkDns(host, { timeoutMs: timeout });
           if (!r.ok) {
-            failed('dns', `${r.code}: ${r.reason}`);
+            // No address, so no geo or net either: each asked for (and with its database) fails with the lookup's reason.
+            const runs = { dns: true, geo: !!m.geoip_city, net: !!m.geoip_asn };
+            const asked = (['dns', 'geo', 'net'] as const).filter((c) => checks.has(c) && runs[c]);
+            for (const c of asked.length ? asked : (['dns'] as const)) failed(c, r.code, r.reason);
             return;
           }
           const { ms: _, ok: __, ...dns } = r;
@@ -200,7 +233,7 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
           if (where) {
             keep('nip66_geo', where);
             ok('geo');
-          } else failed('geo', `unknown: ${ip} is in no network of the city database`);
+          } else failed('geo', 'unknown', `${ip} is in no network of the city database`);
         }
         if (checks.has('net') && m.geoip_asn) {
           keep('nip66_net', g.net(ip));
@@ -209,7 +242,7 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
       }
 
       try {
-        summary.stored = (await storeMetadata(db, rows)).snapshots;
+        summary.stored = (await storeChecks(db, rows, outcomes)).snapshots;
       } catch (err) {
         // The relay left the relay table while it was checked: nothing to store it under, and no
         // retry could (the workflow retries other faults, a database outage above all, until they pass).
@@ -351,6 +384,25 @@ export const createNetworkActivities = ({ config, network, db }: NetworkDeps) =>
 };
 
 export type NetworkActivities = ReturnType<typeof createNetworkActivities>;
+
+/**
+ * A relay that serves no NIP-11 document (404 or 410, or a 200 that is not JSON: a landing page)
+ * has nothing to check: absent, not a failure of the relay.
+ */
+export function noNip11(code: string, reason: string): boolean {
+  if (code === 'content-type' || code === 'not-json') return true;
+  return code === 'http-status' && /^HTTP (404|410)\b/.test(reason);
+}
+
+/** A failed read probe's code: 'auth-required' for both ways of asking for NIP-42. */
+function readCode(r: ReadProbe): string {
+  return r.answer === 'auth' ? 'auth-required' : r.answer;
+}
+
+/** A refused write's code: the OK message's NIP-01 prefix (auth-required, restricted, blocked, pow, ...), else 'refused'. */
+export function refusalCode(message: string | undefined): string {
+  return /^([a-z][a-z-]{1,30}):/.exec(message ?? '')?.[1] ?? 'refused';
+}
 
 function describeRead(r: ReadProbe): string {
   const text = r.message ? ` "${r.message.slice(0, 200)}"` : '';

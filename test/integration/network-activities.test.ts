@@ -117,6 +117,9 @@ describe('monitor health check', () => {
     for (const k of ['rtt_open', 'rtt_read', 'rtt_write']) assert.ok(typeof rtt[k] === 'number' && rtt[k] >= 0, k);
     // the write probe's event is on the relay now, signed by the monitor
     assert.ok(relays.nip11!.events.some((e) => e.kind === 30078));
+    // and each check's outcome, in the relay_check time series
+    const checks = await t.db.query(`SELECT check_name, outcome FROM relay_check WHERE relay_url = $1::text AND generated_at = 1000 ORDER BY check_name`, [url]);
+    assert.deepEqual(checks.rows, ['http', 'nip11', 'open', 'read', 'write'].map((c) => ({ check_name: c, outcome: 'ok' })));
   });
 
   it('a dead relay: every check fails with its reason, and nothing is stored as if good', async () => {

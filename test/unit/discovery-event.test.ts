@@ -58,6 +58,16 @@ describe('NIP-66 events', () => {
     assert.equal(ev.content, '');
   });
 
+  it('a relay whose open succeeded and read failed publishes its rtt-open, no rtt-read, and no invented uptime tag', () => {
+    // what checkRelay stores when the socket breaks during the read (a frame over the size cap)
+    const ev = discoveryEvent({ url: 'wss://r.example/', network: 'clearnet', rtt: { rtt_open: 42 } }, 1);
+    const names = ev.tags.map((t) => t[0]);
+    assert.deepEqual(ev.tags.filter((t) => t[0] === 'rtt-open'), [['rtt-open', '42']]);
+    assert.ok(!names.includes('rtt-read') && !names.includes('rtt-write'));
+    // NIP-66 has no tag for uptime or failures: those stay in relay_check / relay_uptime
+    for (const n of names) assert.ok(NIP66_TAGS.has(n ?? '') || RESULT_TAGS.has(n ?? ''), `unexpected tag ${n}`);
+  });
+
   it('a 10166 announcement: frequency, a timeout per check, the checks, the geohash', () => {
     const ev = finalizeEvent(
       announcementEvent({ frequencySec: 3600, checks: ['open', 'read', 'nip11', 'ssl'], timeouts: { open: 10000, nip11: 10000 }, geohash: 'u4pruydqq' }, 1),
