@@ -1,12 +1,13 @@
 // The Finder's effects: scan a page of the archive for relay URLs, ask one relay-list API, and
 // store what they find as candidates. Each call returns counts and a cursor, never the data.
-import { log } from '@temporalio/activity';
+import { getClient, log } from '@temporalio/activity';
 import type { ApiOutcome, EventCursor, FinderSettings, ScanPage } from '../common/index.js';
 import { isLocalHost } from './address-guard.js';
 import { httpGet } from './http-get.js';
 import { harvestEvent, harvestJson, Harvest } from './relay-hints.js';
 import type { ActivityDeps } from './seeder.js';
 import { insertCandidates } from './store.js';
+import { COORDINATOR, wakeCoordinator } from './validator.js';
 
 const CHUNK_ROWS = 1000;
 const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -21,6 +22,15 @@ export const createFinderActivities = ({ db, config }: ActivityDeps) => {
   const contentColumn = bigbrotr ? 'CASE WHEN kind IN (2, 3) THEN content END' : 'NULL::text';
   const columns = `${tagsColumn} AS tags, ${contentColumn} AS content`;
   const now = () => Math.floor(Date.now() / 1000);
+
+  /**
+   * New candidates wake the Validator, so they do not wait for its interval. Best effort: the
+   * candidates are stored, and the Validator's next pass takes them up in any case.
+   */
+  async function wakeValidator(inserted: number): Promise<void> {
+    if (inserted === 0) return;
+    await wakeCoordinator(getClient(), COORDINATOR.validator).catch((err: Error) => log.warn('could not wake the validator', { error: err.message }));
+  }
 
   return {
     /** The Finder's settings: the config's, for what the workflow input leaves out. */
@@ -70,6 +80,7 @@ export const createFinderActivities = ({ db, config }: ActivityDeps) => {
         }
       }
       const written = await insertCandidates(db, harvest.urls, now(), options);
+      await wakeValidator(written.inserted);
       return { events, urls: harvest.seen, distinct: harvest.found.size, inserted: written.inserted, invalid: harvest.invalid, cursor, done };
     },
 
@@ -104,6 +115,7 @@ export const createFinderActivities = ({ db, config }: ActivityDeps) => {
       const harvest = new Harvest(options);
       harvestJson(doc, `api:${name}`, harvest);
       const written = await insertCandidates(db, harvest.urls, now(), options);
+      await wakeValidator(written.inserted);
       const invalid = Object.values(harvest.invalid).reduce((a, b) => a + b, 0);
       if (harvest.found.size === 0) return outcome({ error: 'no relay URL in the answer', invalid });
       return outcome({ ok: true, urls: harvest.found.size, inserted: written.inserted, invalid });

@@ -8,7 +8,7 @@ import type { CoordinatorSettings, Network } from '../common/index.js';
 import { announcementEvent, discoveryEvent, profileEvent, relayListEvent, type RelayObservation } from './discovery-event.js';
 import { openRelay, RelayError, type RelayConnection } from './relay-socket.js';
 import type { ActivityDeps } from './seeder.js';
-import { pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
+import { monitorChecks, pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
 
 export interface MonitorSettings extends CoordinatorSettings {
   checks: string[];
@@ -72,8 +72,7 @@ export const createMonitorActivities = ({ db, config }: ActivityDeps) => {
         pageSize: m.page_size,
         maxInFlight: m.max_in_flight,
         networks: reachableNetworks(config),
-        checks: m.checks,
-        publish: !!secretKey && m.publish_relays.length > 0,
+        ...monitorChecks(config), // as a promoted relay's first check, started by the Validator
       };
     },
 

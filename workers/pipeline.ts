@@ -52,5 +52,15 @@ export async function startPipeline(client: Client, config: Config, steps = PIPE
         .then((): StepOutcome => 'completed', (err: Error): StepOutcome => `failed: ${(err.cause as Error | undefined)?.message ?? err.message}`);
     }
   }
+  // A Seeder run now (the last one had failed) made candidates a Validator already running would
+  // take up only after its interval: wake it. (On a first start the Validator starts after it.)
+  if (out.seeder === 'completed' && out.validator === 'already running') {
+    await client.workflow
+      .getHandle('validator')
+      .signal('runNow')
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) throw err; // ended meanwhile: its next start reads them
+      });
+  }
   return out;
 }

@@ -10,12 +10,16 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   setHandler,
 } from '@temporalio/workflow';
 import { countReason, inPool, type CoordinatorInput, type CoordinatorPass, type CoordinatorSettings, type CoordinatorStatus, type Network } from '../common/index.js';
 
 export const coordinatorStatus = defineQuery<CoordinatorStatus>('status');
 export const runNow = defineSignal('runNow');
+
+/** A pass during which a runNow came (the status query shows it too). */
+type AgainPass = CoordinatorPass & { again?: boolean };
 
 export interface Row {
   url: string;
@@ -45,8 +49,15 @@ export async function coordinate<R extends Row>(c: Coordinator<R>, input: Coordi
     settings: null,
   };
   let wake = false;
+  // A runNow during a pass (in this run, or an earlier one of the pass: the pass's `again`, which
+  // continue-as-new carries) asks for the next pass right after this one: what it announces (a new
+  // candidate, a promoted relay) may sort before the cursor, where this pass no longer looks.
+  let again = (status.current as AgainPass | null)?.again === true;
   setHandler(coordinatorStatus, () => status);
-  setHandler(runNow, () => void (wake = true));
+  setHandler(runNow, () => {
+    wake = true;
+    if (status.phase !== 'sleeping') again = true;
+  });
 
   const defaults = await c.settings();
   const settings: CoordinatorSettings = {
@@ -91,14 +102,22 @@ export async function coordinate<R extends Row>(c: Coordinator<R>, input: Coordi
   } else {
     pass.finishedAt = new Date().toISOString();
     status.last = pass;
+    delete (pass as AgainPass).again;
     status.current = null;
     status.cursor = null;
     log.info(`${c.name} pass done`, { cycle: pass.cycle, done: pass.done, outcomes: pass.outcomes });
-    status.phase = 'sleeping';
-    status.nextPassAt = new Date(Date.now() + settings.intervalMs).toISOString();
-    wake = false;
-    await condition(() => wake, settings.intervalMs); // a durable timer; runNow cuts it short
+    // (patched: histories recorded before this, with a runNow during a pass, slept there.)
+    if (again && patched('run-now-during-pass')) {
+      log.info(`${c.name}: runNow during the pass, the next pass starts now`, { cycle: pass.cycle });
+    } else {
+      status.phase = 'sleeping';
+      status.nextPassAt = new Date(Date.now() + settings.intervalMs).toISOString();
+      wake = false;
+      await condition(() => wake, settings.intervalMs); // a durable timer; runNow cuts it short
+    }
+    again = false;
   }
+  if (status.current && again) (status.current as AgainPass).again = true;
   await condition(allHandlersFinished);
   const { carry: _, ...rest } = input;
   return continueAsNew<typeof self>({ ...rest, cursor: status.cursor, cycle: status.cycle, carry: { ...input.carry, current: status.current, last: status.last } });
