@@ -1,13 +1,13 @@
 // The Finder's effects: scan a page of the archive for relay URLs, ask one relay-list API, and
 // store what they find as candidates. Each call returns counts and a cursor, never the data.
-import { getClient, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import type { ApiOutcome, EventCursor, FinderSettings, ScanPage } from '../common/index.js';
 import { isLocalHost } from './address-guard.js';
 import { httpGet } from './http-get.js';
 import { harvestEvent, harvestJson, Harvest } from './relay-hints.js';
 import type { ActivityDeps } from './seeder.js';
 import { insertCandidates } from './store.js';
-import { COORDINATOR, wakeCoordinator } from './validator.js';
+import { COORDINATOR, temporalClient, wakeCoordinator } from './validator.js';
 
 const CHUNK_ROWS = 1000;
 const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -28,8 +28,9 @@ export const createFinderActivities = ({ db, config }: ActivityDeps) => {
    * candidates are stored, and the Validator's next pass takes them up in any case.
    */
   async function wakeValidator(inserted: number): Promise<void> {
-    if (inserted === 0) return;
-    await wakeCoordinator(getClient(), COORDINATOR.validator).catch((err: Error) => log.warn('could not wake the validator', { error: err.message }));
+    const client = temporalClient();
+    if (inserted === 0 || !client) return;
+    await wakeCoordinator(client, COORDINATOR.validator).catch((err: Error) => log.warn('could not wake the validator', { error: err.message }));
   }
 
   return {

@@ -43,6 +43,19 @@ export const monitorWorkflowId = (url: string) => `monitor/${url}`;
  * (not started yet, or stopped by a person) is left so: its next start reads its table from the
  * first row anyway. Returns whether the signal was delivered.
  */
+/**
+ * The worker's Temporal client, for the activities that hand work on; undefined where there is
+ * none (an activity run outside a worker, as the integration tests run them): nothing is handed
+ * on, and the next passes take the work up.
+ */
+export function temporalClient(): Client | undefined {
+  try {
+    return getClient();
+  } catch {
+    return undefined;
+  }
+}
+
 export async function wakeCoordinator(client: Client, workflowId: string): Promise<boolean> {
   try {
     await client.workflow.getHandle(workflowId).signal('runNow');
@@ -96,7 +109,8 @@ export const createValidatorActivities = ({ db, config }: ActivityDeps) => {
    * Synchronizer's next passes take the relay up in any case.
    */
   async function handOn(url: string, network: Network): Promise<void> {
-    const client = getClient();
+    const client = temporalClient();
+    if (!client) return;
     const [monitor, sync] = await Promise.allSettled([startMonitorCheck(client, config, url, network), wakeCoordinator(client, COORDINATOR.synchronizer)]);
     for (const r of [monitor, sync]) {
       if (r.status === 'rejected') log.warn('could not hand the promoted relay on at once: the next pass takes it up', { url, error: (r.reason as Error).message });
