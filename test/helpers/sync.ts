@@ -2,14 +2,12 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createNetworkActivities, type NetworkActivities } from '../../activities/network.js';
 import type { RelayKnowledge, SpanResult } from '../../common/index.js';
-import { testConfig } from './config.js';
+import { localRelayConfig } from './config.js';
 import type { TestDatabase } from './db.js';
 
-/** One worker's clearnet activities over the test database: local relays allowed, 700 ms to answer. What they remember about relays lasts as long as they do. */
-export function testNetworkActivities(t: TestDatabase): NetworkActivities {
-  const base = testConfig(t.url, { BIGBROTR__relay_url__allow_local: 'true' });
-  const config = { ...base, networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 700 } } };
-  return createNetworkActivities({ config, network: 'clearnet', db: t.db });
+/** One worker's clearnet activities over the test database: local relays allowed, 700 ms to answer; `env` overrides more of the config. */
+export function testNetworkActivities(t: TestDatabase, env: Record<string, string> = {}): NetworkActivities {
+  return createNetworkActivities({ config: localRelayConfig(t.url, env), network: 'clearnet', db: t.db });
 }
 
 /**

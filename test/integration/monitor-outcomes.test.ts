@@ -12,7 +12,7 @@ import { storeChecks, type CheckOutcome } from '../../activities/metadata.js';
 import { createNetworkActivities } from '../../activities/network.js';
 import type { MonitorCheck, MonitorSummary } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';
-import { testConfig } from '../helpers/config.js';
+import { localRelayConfig } from '../helpers/config.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay, type RelayBehaviour } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
@@ -25,12 +25,8 @@ let config: Config;
 
 before(async () => {
   t = await freshDatabase();
-  const base = testConfig(t.url, { BIGBROTR__relay_url__allow_local: 'true' });
-  config = {
-    ...base,
-    networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 700 } },
-    monitor: { ...base.monitor, private_key: bytesToHex(generateSecretKey()) },
-  };
+  const base = localRelayConfig(t.url);
+  config = { ...base, monitor: { ...base.monitor, private_key: bytesToHex(generateSecretKey()) } };
   for (const behaviour of BEHAVIOURS) relays[behaviour] = await startLocalRelay({ behaviour, events: [signed({ kind: 1, content: 'hi' })] });
   // Web servers that answer every GET with one status (no WebSocket): for the NIP-11 check alone.
   for (const status of [404, 410, 500]) {

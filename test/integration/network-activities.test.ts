@@ -9,7 +9,7 @@ import { createNetworkActivities } from '../../activities/network.js';
 import { insertRelays } from '../../activities/store.js';
 import { MONITOR_CHECKS, type MonitorSummary, type ProbeOutcome } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';
-import { testConfig } from '../helpers/config.js';
+import { localRelayConfig } from '../helpers/config.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay, type RelayBehaviour } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
@@ -22,10 +22,10 @@ let config: Config;
 
 before(async () => {
   t = await freshDatabase();
-  const base = testConfig(t.url, { BIGBROTR__relay_url__allow_local: 'true' });
+  const base = localRelayConfig(t.url);
   config = {
     ...base,
-    networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 700 }, tor: { ...base.networks.tor, timeout: 700 } },
+    networks: { ...base.networks, tor: { ...base.networks.tor, timeout: 700 } },
     monitor: { ...base.monitor, private_key: bytesToHex(generateSecretKey()) },
   };
   for (const behaviour of ['good', 'auth', 'notice-only', 'silent', 'no-upgrade', 'closed', 'malformed'] as const) {

@@ -11,10 +11,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { NetworkActivities } from '../../activities/network.js';
 import { insertRelays, type NostrEvent } from '../../activities/store.js';
 import { storeMetadata } from '../../activities/metadata.js';
-import { createNetworkActivities } from '../../activities/network.js';
 import type { RelayKnowledge, SpanResult } from '../../common/index.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
-import { testConfig } from '../helpers/config.js';
 import { startLocalRelay, type LocalRelay, type LocalRelayOptions } from '../helpers/local-relay.js';
 import { testNetworkActivities } from '../helpers/sync.js';
 import { generateEvents, startNostrRelayCore, startPythonNostrRelay, type ThirdPartyRelay } from '../helpers/third-party-relays.js';
@@ -190,11 +188,7 @@ describe('relays that bend NIP-01 or need NIP-42', () => {
   });
 
   const KEY = '7f'.repeat(32);
-  const withKey = () => {
-    const base = testConfig(t.url, { BIGBROTR__relay_url__allow_local: 'true', BIGBROTR__synchronizer__private_key: KEY });
-    const config = { ...base, networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 700 } } };
-    return createNetworkActivities({ config, network: 'clearnet', db: t.db });
-  };
+  const withKey = () => testNetworkActivities(t, { BIGBROTR__synchronizer__private_key: KEY });
 
   it('a relay that needs AUTH and serves after it: with a key, every event archived', async () => {
     const relay = await local(day.events.slice(0, 500), { auth: 'serve-after' });
