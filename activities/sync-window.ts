@@ -118,10 +118,7 @@ let subscriptions = 0;
 
 /** A window's counts before anything is read. */
 export function emptyWindow(method: 'req' | 'negentropy'): WindowResult {
-  return {
-    received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, complete: false, method, reqs: 0, pages: 0, denseSeconds: 0, gaps: 0,
-    overlapFound: 0, capLowered: false,
-  };
+  return { received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, complete: false, method, reqs: 0 };
 }
 
 /** What the proof needs of an event the relay sent, when it has the shape of one (archiveEvents judges the rest). */

@@ -216,20 +216,8 @@ export interface WindowResult extends EventCounts {
   unserved?: number;
   /** Negentropy: ids the relay listed for the window (for the next window's size). */
   listed?: number;
-  /** REQs sent for the window (pages, verifications, dense seconds). */
+  /** REQs sent for a window read with REQ (pages, audits, dense seconds). */
   reqs: number;
-  /** REQs beyond the first sent only to prove the window complete or to page it. */
-  pages: number;
-  /** Seconds holding more than one answer: read at the relay's cap, over NIP-77 or split by kind. */
-  denseSeconds: number;
-  /** Dense seconds that could not be proven complete: recorded in sync_gap. */
-  gaps: number;
-  /** Events of the overlapped edge second that the previous window had not received. */
-  overlapFound: number;
-  /** The relay was caught capping below what it had sent before: the windows since the last audit are read again. */
-  capLowered: boolean;
-  /** The second the window's oldest events share when it was read as dense (for the next window's overlap). */
-  denseEdge?: number;
 }
 
 /**
