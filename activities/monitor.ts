@@ -4,16 +4,36 @@ import { log } from '@temporalio/activity';
 import { finalizeEvent } from 'nostr-tools/pure';
 import { hexToBytes } from 'nostr-tools/utils';
 import type { EventTemplate } from 'nostr-tools';
-import type { CoordinatorSettings, Network } from '../common/index.js';
+import type { Backoff, CoordinatorSettings, Network } from '../common/index.js';
 import { announcementEvent, discoveryEvent, profileEvent, relayListEvent, type RelayObservation } from './discovery-event.js';
 import { openRelay, RelayError, type RelayConnection } from './relay-socket.js';
+import { cancelRelayWorkflows, relayWorkflowPage, type RelayWorkflowRow } from './relay-workflows.js';
 import type { ActivityDeps } from './seeder.js';
-import { monitorChecks, pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
+import { monitorChecks, monitorWorkflowId, pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
 
 export interface MonitorSettings extends CoordinatorSettings {
   checks: string[];
   /** A key and target relays are configured: the workflow publishes. */
   publish: boolean;
+}
+
+/** One relay's settings for its next check, and whether the relay is still in the relay table. */
+export interface MonitorRelaySettings {
+  listed: boolean;
+  intervalMs: number;
+  backoff: Backoff;
+  checks: string[];
+  publish: boolean;
+}
+
+/** A relay's position on the ladder, for SQL (relay_backoff). */
+export interface BackoffRecord {
+  url: string;
+  failures: number;
+  step: number;
+  waitMs: number;
+  /** Unix seconds. */
+  changedAt: number;
 }
 
 export interface PublishResult {
@@ -68,17 +88,45 @@ export const createMonitorActivities = ({ db, config }: ActivityDeps) => {
   return {
     async monitorSettings(): Promise<MonitorSettings> {
       return {
-        intervalMs: m.interval,
+        // The coordinator's pass (each relay's workflow waits m.interval itself); the one-check
+        // passes of earlier versions read it as their interval, which their histories replay.
+        intervalMs: m.pass_interval,
         pageSize: m.page_size,
         maxInFlight: m.max_in_flight,
         networks: reachableNetworks(config),
-        ...monitorChecks(config), // as a promoted relay's first check, started by the Validator
+        ...monitorChecks(config),
       };
     },
 
-    /** The next relays after `after`, in URL order (a page: small and bounded). */
+    /** The next relays after `after`, in URL order (the one-check passes of earlier versions). */
     async relayPage(q: PageQuery) {
       return pageByUrl(db, 'relay', q);
+    },
+
+    /** A page of relays, each with what the coordinator does with its Monitor workflow (relay-workflows.ts). */
+    async monitorPage(q: PageQuery & { runningSince: number }): Promise<RelayWorkflowRow[]> {
+      return relayWorkflowPage(db, monitorWorkflowId, q);
+    },
+
+    /** The coordinator was cancelled: cancel every relay's Monitor workflow. */
+    async stopMonitors(): Promise<{ cancelled: number }> {
+      return cancelRelayWorkflows(db, config, monitorWorkflowId, 'monitor');
+    },
+
+    async monitorRelaySettings(q: { url: string }): Promise<MonitorRelaySettings> {
+      const { rows } = await db.query(`SELECT 1 FROM relay WHERE url = $1::text`, [q.url]);
+      return { listed: rows.length > 0, intervalMs: m.interval, backoff: { after: m.backoff.after, ladderMs: m.backoff.ladder }, ...monitorChecks(config) };
+    },
+
+    /** The relay's ladder position into SQL; a relay gone from the relay table meanwhile is left out. */
+    async recordBackoff(b: BackoffRecord): Promise<void> {
+      await db.query(
+        `INSERT INTO relay_backoff (relay_url, failures, step, wait_ms, changed_at)
+         SELECT url, $2::int, $3::int, $4::bigint, $5::bigint FROM relay WHERE url = $1::text
+         ON CONFLICT (relay_url) DO UPDATE SET failures = excluded.failures, step = excluded.step, wait_ms = excluded.wait_ms,
+           changed_at = CASE WHEN relay_backoff.step = excluded.step THEN relay_backoff.changed_at ELSE excluded.changed_at END`,
+        [b.url, b.failures, b.step, b.waitMs, b.changedAt],
+      );
     },
 
     /** The monitor's kind 10166 announcement, kind 0 profile and kind 10002 relay list. */

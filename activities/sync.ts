@@ -1,22 +1,14 @@
 // The Synchronizer's effects on the base queue: its settings for the workflows (which cannot read
 // the config), and the coordinator's look at the relays' sync workflows through the worker's
 // Temporal client (which workflows run, which a person stopped, stopping them all).
-import { getClient, heartbeat, log } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { inPool, parseRelayUrl, type CoordinatorSettings, type Network, type SyncAction, type SyncSettings } from '../common/index.js';
+import { parseRelayUrl, type CoordinatorSettings, type SyncSettings } from '../common/index.js';
+import { cancelRelayWorkflows, relayWorkflowPage, type RelayWorkflowRow } from './relay-workflows.js';
 import type { ActivityDeps } from './seeder.js';
-import { pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
+import { reachableNetworks, type PageQuery } from './validator.js';
 
 export const syncWorkflowId = (url: string) => `sync/${url}`;
 
-/** Temporal calls at once when the coordinator looks at a page of relays' workflows. */
-const LOOKUPS_IN_FLIGHT = 20;
-
-export interface SyncRow {
-  url: string;
-  network: Network;
-  action: SyncAction;
-}
+export type SyncRow = RelayWorkflowRow;
 
 export const createSyncActivities = ({ db, config }: ActivityDeps) => {
   const s = config.synchronizer;
@@ -50,56 +42,14 @@ export const createSyncActivities = ({ db, config }: ActivityDeps) => {
       return { intervalMs: s.pass_interval, pageSize: s.page_size, maxInFlight: s.page_size, networks: reachableNetworks(config) };
     },
 
-    /**
-     * A page of relays, each with what the coordinator should do: start a sync workflow (none
-     * runs), leave it (one runs), or leave it stopped (a person cancelled it since `runningSince`,
-     * when this coordinator started: it stays stopped until the coordinator is started again).
-     */
+    /** A page of relays, each with what the coordinator does with its sync workflow (relay-workflows.ts). */
     async syncPage(q: PageQuery & { runningSince: number }): Promise<SyncRow[]> {
-      const rows = await pageByUrl(db, 'relay', q);
-      const client = getClient();
-      const out: SyncRow[] = [];
-      await inPool(rows, LOOKUPS_IN_FLIGHT, async (row) => {
-        let action: SyncAction = 'start';
-        try {
-          const d = await client.workflow.getHandle(syncWorkflowId(row.url)).describe();
-          if (d.status.name === 'RUNNING') action = 'running';
-          else if (d.status.name === 'CANCELLED' && (d.closeTime?.getTime() ?? 0) >= q.runningSince) action = 'stopped';
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-        }
-        out.push({ ...row, action });
-      });
-      return out.sort((a, b) => (a.url < b.url ? -1 : 1)); // the page's order: its last URL is the cursor
+      return relayWorkflowPage(db, syncWorkflowId, q);
     },
 
-    /**
-     * The coordinator was cancelled: cancel every relay's sync workflow (each ends after its
-     * window), on every network the config reaches. The networks come from the config here, not
-     * from the workflow: a cancel that reaches the coordinator before its settings (right after it
-     * continued as new) must stop them all the same.
-     */
+    /** The coordinator was cancelled: cancel every relay's sync workflow (each ends after its window). */
     async stopSyncs(): Promise<{ cancelled: number }> {
-      const networks = reachableNetworks(config);
-      const client = getClient();
-      let after: string | null = null;
-      let cancelled = 0;
-      for (;;) {
-        const rows = await pageByUrl(db, 'relay', { after, limit: 1000, networks });
-        await inPool(rows, LOOKUPS_IN_FLIGHT, async ({ url }) => {
-          try {
-            await client.workflow.getHandle(syncWorkflowId(url)).cancel();
-            cancelled++;
-          } catch (err) {
-            if (!(err instanceof WorkflowNotFoundError)) throw err; // never started, or already ended
-          }
-        });
-        heartbeat(cancelled);
-        if (rows.length < 1000) break;
-        after = rows.at(-1)!.url;
-      }
-      log.info('synchronizer stopped the relays sync workflows', { cancelled });
-      return { cancelled };
+      return cancelRelayWorkflows(db, config, syncWorkflowId, 'synchronizer');
     },
   };
 };

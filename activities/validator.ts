@@ -8,7 +8,7 @@ import type { Network } from '../common/index.js';
 import type { Db } from './db.js';
 import type { ActivityDeps } from './seeder.js';
 import type { Config } from '../workers/config.js';
-import { NETWORKS } from '../common/index.js';
+import { ladderStep, ladderWaitMs, NETWORKS } from '../common/index.js';
 
 export interface PageQuery {
   after: string | null;
@@ -74,11 +74,10 @@ export function monitorChecks(config: Config): { checks: MonitorCheck[]; publish
 }
 
 /**
- * Starts the first check of a just-promoted relay: its own Monitor workflow, with the ID and on the
- * task queue the Monitor's coordinator would use, so the two never check one relay at once (a
- * running check wins, the other start is refused). A `runNow` to the Monitor would instead start a
- * pass over every relay, per promotion. Nothing starts while the Monitor's coordinator does not run
- * (a person stopped it, or the pipeline has not started it yet).
+ * Starts a just-promoted relay's Monitor workflow (its first check runs at once), with the ID and
+ * on the task queue the Monitor's coordinator would use, so a relay never has two (the second start
+ * is refused). Nothing starts while the Monitor's coordinator does not run (a person stopped it, or
+ * the pipeline has not started it yet): its next pass starts the relay's workflow.
  */
 export async function startMonitorCheck(client: Client, config: Config, url: string, network: Network): Promise<'started' | 'running' | 'monitor not running'> {
   const coordinator = await client.workflow
@@ -92,17 +91,23 @@ export async function startMonitorCheck(client: Client, config: Config, url: str
     log.info('monitor not running: the promoted relay waits for its next pass', { url });
     return 'monitor not running';
   }
-  const input = { url, network, generatedAt: Math.floor(Date.now() / 1000), ...monitorChecks(config) };
+  const input = { url, network };
   try {
     await client.workflow.start('monitorRelay', { workflowId: monitorWorkflowId(url), taskQueue: coordinator.taskQueue, args: [input] });
     return 'started';
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    return 'running'; // the coordinator's pass checks it right now
+    return 'running'; // the coordinator started it meanwhile
   }
 }
 
 export const createValidatorActivities = ({ db, config }: ActivityDeps) => {
+  const v = config.validator;
+  const backoff = { after: v.backoff.after, ladderMs: v.backoff.ladder };
+  // The wait after f failures in a row, f = 0 .. max_failures (a candidate with more is dropped):
+  // the ladder as an array the due-candidates query indexes by failures.
+  const waitsMs = Array.from({ length: v.max_failures + 1 }, (_, f) => ladderWaitMs(f, v.interval, backoff));
+
   /**
    * The promoted relay's first check and sync start now. Best effort: the promotion is done and
    * stays done (a retry of this activity would only probe nothing new), and the Monitor's and the
@@ -120,24 +125,23 @@ export const createValidatorActivities = ({ db, config }: ActivityDeps) => {
 
   return {
   async validatorSettings(): Promise<CoordinatorSettings> {
-    const v = config.validator;
     return { intervalMs: v.interval, pageSize: v.page_size, maxInFlight: v.max_in_flight, networks: reachableNetworks(config) };
   },
 
   /**
    * The next candidates after `after`, in URL order (a page: small and bounded), that are due: new
-   * ones, and those last probed an interval ago or more. A pass woken early (new candidates,
-   * `runNow`) then probes only what is new, and a dead candidate still fails at most once an
-   * interval, however often passes run.
+   * ones, and those last probed their wait ago or more: the interval, or their ladder step's after
+   * `backoff.after` failures in a row. A pass woken early (new candidates, `runNow`) then probes
+   * only what is new, and a dead candidate fails at most once per wait, however often passes run.
    */
   async candidatePage(q: PageQuery): Promise<Row[]> {
-    const dueBefore = Math.floor((Date.now() - config.validator.interval) / 1000);
     const { rows } = await db.query<Row>(
       `SELECT url, network FROM candidate
        WHERE ($1::text IS NULL OR url > $1::text) AND network = ANY($3::text[])
-         AND (last_checked_at IS NULL OR last_checked_at <= $4::bigint)
+         AND (last_checked_at IS NULL
+              OR last_checked_at * 1000 <= $4::bigint - ($5::bigint[])[LEAST(failures, cardinality($5::bigint[]) - 1) + 1])
        ORDER BY url LIMIT $2::int`,
-      [q.after, q.limit, q.networks, dueBefore],
+      [q.after, q.limit, q.networks, Date.now(), waitsMs],
     );
     return rows;
   },
@@ -158,7 +162,9 @@ export const createValidatorActivities = ({ db, config }: ActivityDeps) => {
     const row = rows[0];
     // No row: the candidate went away meanwhile (another pass promoted it, or it was dropped).
     if (!row) return { ...o, result: 'gone' };
-    return { ...o, result: row.dropped ? 'dropped' : 'failed', failures: row.failures };
+    if (row.dropped) return { ...o, result: 'dropped', failures: row.failures };
+    const waitMs = waitsMs[Math.min(row.failures, waitsMs.length - 1)]!;
+    return { ...o, result: 'failed', failures: row.failures, step: ladderStep(row.failures, backoff), nextProbeAt: new Date(now * 1000 + waitMs).toISOString() };
   },
   };
 };

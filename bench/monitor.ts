@@ -1,10 +1,11 @@
-// `npm run bench:monitor`: one full Monitor pass over 1,000 local relays (BENCH_RELAYS to change)
+// `npm run bench:monitor`: the Monitor's first round over 1,000 local relays (BENCH_RELAYS to change)
 // through the real stack: Temporal dev server, the production worker entry
 // (workers/start-workers.ts) in its own process, PostgreSQL, and the relays in another process
 // (bench/local-relays.ts): 80% good (NIP-11 document, a few events), 20% dead, silent or slow.
-// Every check runs, the write probe included (a monitor key is set). Prints wall time, relays/s,
-// outcomes, the worker's peak RSS and CPU, the largest coordinator run's history and the rows
-// stored in relay_metadata.
+// Every check runs, the write probe included (a monitor key is set). The coordinator starts one
+// workflow per relay, which checks it; the round is over when every relay has its outcomes stored.
+// Prints wall time, relays/s, outcomes, the failures stored, the worker's peak RSS and CPU, the
+// histories, and the rows in relay_check, relay_metadata, metadata and relay_backoff.
 //
 // Settings (environment): BENCH_TIMEOUT (networks.clearnet.timeout, default 5s), BENCH_SLOW_MS
 // (the slow relays' delay, default 80% of the timeout), BENCH_CONCURRENCY
@@ -23,10 +24,10 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { bytesToHex } from 'nostr-tools/utils';
 import { insertRelays } from '../activities/store.js';
-import { durationMs, type CoordinatorPass, type CoordinatorStatus } from '../common/index.js';
-import { coordinatorStatus } from '../workflows/coordinator.js';
+import { durationMs } from '../common/index.js';
 import { busiestThreads, cpuOfAll, cpuSeconds, machineBusy, memory, processes, threadCpu } from './proc.js';
 import { benchStack } from './stack.js';
+import { workerNodeFlags } from '../workers/heap.js';
 
 const RELAYS = Number(process.env.BENCH_RELAYS ?? 1000);
 const TIMEOUT = process.env.BENCH_TIMEOUT ?? '5s';
@@ -70,11 +71,14 @@ try {
     BIGBROTR__networks__clearnet__concurrency: String(CONCURRENCY),
     BIGBROTR__monitor__max_in_flight: String(MAX_IN_FLIGHT),
     BIGBROTR__monitor__page_size: String(PAGE),
+    // Each relay's workflow checks it again 3 minutes later (less up to 5%): the second round is
+    // the steady state, every relay's workflow woken by its own timer.
+    BIGBROTR__monitor__interval: '3m',
   };
   // as `npm run start-workers` does: the bundle is built first, in its own process
   await new Promise((r) => spawn(process.execPath, ['--import', 'tsx', 'workers/bundle-workflows.ts'], { stdio: 'ignore' }).on('exit', r));
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  worker = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'workers/start-workers.ts'], {
+  worker = spawn(process.execPath, [...workerNodeFlags(), ...nodeArgs, '--import', 'tsx', 'workers/start-workers.ts'], {
     env: {
       ...process.env,
       DATABASE_URL: t.url,
@@ -102,40 +106,46 @@ try {
 
   const t0 = Date.now();
   const first = await env.client.workflow.start('monitor', { taskQueue, workflowId: 'monitor', args: [{ interval: '1h' }] });
-  // The coordinator continues as new after every page: the handle without a run id follows the latest run.
+  // The coordinator starts one workflow per relay (monitor/<url>), which checks its relay and
+  // stores every outcome: the first round is over when every relay has outcomes in relay_check.
   const h = env.client.workflow.getHandle('monitor');
-  const seenRuns = new Set<string>([first.firstExecutionRunId]);
-  let status: CoordinatorStatus | undefined;
-  let maxInFlight = 0;
+  const checkedRelays = async () => Number((await t.db.query<{ n: string }>('SELECT count(DISTINCT relay_url) AS n FROM relay_check')).rows[0]?.n);
+  let checked = 0;
   let lastReport = t0;
   for (;;) {
     await sleep(250);
     if (worker.exitCode !== null || worker.signalCode !== null) throw new Error(`the worker exited (${worker.exitCode ?? worker.signalCode})`);
-    if (Date.now() - t0 > DEADLINE_MS) throw new Error(`no finished pass after ${DEADLINE_MS / 60_000} minutes (status: ${JSON.stringify(status)})`);
-    try {
-      status = await h.query(coordinatorStatus);
-      seenRuns.add((await h.describe()).runId);
-    } catch {
-      continue; // between two runs of continue-as-new
-    }
-    maxInFlight = Math.max(maxInFlight, status.inFlight);
-    if (status.last) break;
+    if (Date.now() - t0 > DEADLINE_MS) throw new Error(`not every relay checked after ${DEADLINE_MS / 60_000} minutes (${checked} of ${RELAYS})`);
+    checked = await checkedRelays();
+    if (checked >= RELAYS) break;
     if (Date.now() - lastReport >= 5000) {
       lastReport = Date.now();
-      say(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${status.current?.done ?? 0} done, ${status.inFlight} in flight`);
+      say(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${checked} relays checked`);
     }
   }
   const wall = (Date.now() - t0) / 1000;
+  const cpuRound1 = { worker: cpuSeconds(workerPid) - cpu0.worker, temporal: serverCpu() - cpu0.temporal };
+  // The second round: from the first check of a relay's second to the last.
+  const secondChecks = async () => Number((await t.db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM (SELECT relay_url FROM relay_check GROUP BY relay_url HAVING count(DISTINCT generated_at) >= 2) r`,
+  )).rows[0]?.n);
+  let round2Start = 0;
+  for (let n = 0; n < RELAYS; n = await secondChecks()) {
+    if (n > 0 && !round2Start) round2Start = Date.now();
+    if (Date.now() - t0 > DEADLINE_MS) throw new Error(`no second round after ${DEADLINE_MS / 60_000} minutes (${n} of ${RELAYS})`);
+    await sleep(250);
+  }
+  const round2 = (Date.now() - round2Start) / 1000;
+  const cpu2 = { worker: cpuSeconds(workerPid) - cpu0.worker - cpuRound1.worker, temporal: serverCpu() - cpu0.temporal - cpuRound1.temporal };
   const cpu = {
-    worker: cpuSeconds(workerPid) - cpu0.worker,
+    worker: cpuRound1.worker,
     relays: cpuSeconds(relaysPid) - cpu0.relays,
-    temporal: serverCpu() - cpu0.temporal,
+    temporal: cpuRound1.temporal,
     postgres: cpuOfAll('postgres') - cpu0.postgres,
     machine: machineBusy() - cpu0.machine,
   };
-  const pass: CoordinatorPass = status.last;
   const threads = busiestThreads(workerPid, threads0, threadCpu(workerPid));
-  // Every run of the chain, from the first: each closed run's last event names the next.
+  // Every run of the coordinator's chain, from the first: each closed run's last event names the next.
   const runs: Array<{ runId: string; historyLength: number }> = [];
   for (let runId: string | undefined = first.firstExecutionRunId; runId; ) {
     const run: WorkflowHandle = env.client.workflow.getHandle('monitor', runId);
@@ -143,39 +153,52 @@ try {
     const { events } = await run.fetchHistory();
     runId = events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
-  for (const r of runs) seenRuns.add(r.runId);
   const largest = runs.reduce((a, b) => (b.historyLength > a.historyLength ? b : a));
-  const stored = Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM relay_metadata')).rows[0]?.n);
-  const byType = (await t.db.query<{ t: string; n: string }>('SELECT metadata_type AS t, count(*) AS n FROM relay_metadata GROUP BY 1 ORDER BY 1')).rows;
-  // A sample of each kind's child workflows: how long one relay's check took, and its history.
+  const count = async (sql: string) => Number((await t.db.query<{ n: string }>(sql)).rows[0]?.n);
+  const grouped = async (sql: string) => (await t.db.query<{ k: string; n: string }>(sql)).rows.map((r) => `${r.k} ${r.n}`).join(', ');
+  // Per relay: down (its WebSocket did not open), partial (another check failed), healthy.
+  const outcomes = Object.fromEntries((await t.db.query<{ k: string; n: string }>(
+    `SELECT k, count(*) AS n FROM (
+       SELECT relay_url, CASE WHEN bool_or(check_name = 'open' AND outcome = 'failed') THEN 'down'
+                              WHEN bool_or(outcome = 'failed') THEN 'partial' ELSE 'healthy' END AS k
+       FROM relay_check GROUP BY relay_url) r GROUP BY k`,
+  )).rows.map((r) => [r.k, Number(r.n)]));
+  // A sample of each kind's relay workflows, waiting after their first check: their history.
   const childFigures = await Promise.all(
     Object.entries(urls).map(async ([kind, list]) => {
       const ds = await Promise.all(list.slice(0, 20).map((url) => env.client.workflow.getHandle(`monitor/${url}`).describe()));
-      const secs = ds.map((d) => ((d.closeTime?.getTime() ?? NaN) - d.startTime.getTime()) / 1000).sort((a, b) => a - b);
-      return `${kind} ${secs[Math.floor(secs.length / 2)]?.toFixed(1)}-${secs.at(-1)?.toFixed(1)} s (${Math.max(...ds.map((d) => d.historyLength))} events)`;
+      return `${kind} ${Math.max(...ds.map((d) => d.historyLength))} events`;
     }),
   );
-  const o = pass.outcomes;
   const expected = { healthy: urls.good.length + urls.slow.length, partial: urls.silent.length, down: urls.dead.length };
 
-  say(`relays monitored    ${pass.done.toLocaleString()} of ${RELAYS.toLocaleString()} in ${pass.pages} pages of ${PAGE}`);
+  say(`relays checked      ${checked.toLocaleString()} of ${RELAYS.toLocaleString()} (each by its own workflow, monitor/<url>)`);
   say(`wall time           ${wall.toFixed(1)} s (target <= 60 s)`);
-  say(`throughput          ${(pass.done / wall).toFixed(1)} relays/s`);
-  say(`outcomes            healthy ${o.healthy ?? 0}, partial ${o.partial ?? 0}, down ${o.down ?? 0}${o.error ? `, error ${o.error}` : ''} ` +
+  say(`throughput          ${(checked / wall).toFixed(1)} relays/s`);
+  say(`second round         ${round2.toFixed(1)} s from its first check to its last (each relay's own timer, 3 min after its first check, less up to 5%); ` +
+    `CPU worker ${cpu2.worker.toFixed(1)} s, Temporal server ${cpu2.temporal.toFixed(1)} s`);
+  say(`outcomes            healthy ${outcomes.healthy ?? 0}, partial ${outcomes.partial ?? 0}, down ${outcomes.down ?? 0} ` +
     `(expected ${expected.healthy}, ${expected.partial}, ${expected.down})`);
-  say(`failure reasons     ${Object.entries(pass.reasons).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+  say(`failures stored     ${await grouped(`SELECT check_name || ' ' || code AS k, count(*) AS n FROM relay_check WHERE outcome = 'failed' GROUP BY 1 ORDER BY 2 DESC`) || 'none'}`);
   say(`worker peak RSS     ${memory(workerPid).peak.toFixed(0)} MB (idle after start-up ${idleRss.toFixed(0)} MB)`);
   const pct = (x: number) => `${((100 * x) / wall).toFixed(0)}%`;
-  say(`CPU during the pass worker ${cpu.worker.toFixed(1)} s (${pct(cpu.worker)} of a core), Temporal server ${cpu.temporal.toFixed(1)} s (${pct(cpu.temporal)}), ` +
+  say(`CPU, first round  worker ${cpu.worker.toFixed(1)} s (${pct(cpu.worker)} of a core), Temporal server ${cpu.temporal.toFixed(1)} s (${pct(cpu.temporal)}), ` +
     `PostgreSQL ${cpu.postgres.toFixed(1)} s (${pct(cpu.postgres)}), relays ${cpu.relays.toFixed(1)} s (${pct(cpu.relays)}); ` +
     `whole machine ${cpu.machine.toFixed(1)} s of ${(wall * cpus().length).toFixed(0)} (${cpus().length} cores)`);
   say(`worker threads      ${threads}`);
-  say(`children in flight  at most ${maxInFlight} seen`);
-  say(`child workflows     median-max duration of 20 of each kind: ${childFigures.join(', ')}`);
-  say(`coordinator runs    ${runs.length} (${seenRuns.size} run ids seen); largest history ${largest.historyLength} events (run ${largest.runId}); ` +
-    `all: ${runs.map((r) => r.historyLength).join(', ')}`);
-  say(`relay_metadata      ${stored.toLocaleString()} rows (${byType.map((r) => `${r.t} ${r.n}`).join(', ')})`);
-  await h.cancel();
+  say(`relay workflows     largest history of 20 of each kind: ${childFigures.join(', ')}`);
+  say(`coordinator runs    ${runs.length}; largest history ${largest.historyLength} events; all: ${runs.map((r) => r.historyLength).join(', ')}`);
+  say(`relay_check (2 rounds) ${(await count('SELECT count(*) AS n FROM relay_check')).toLocaleString()} rows (${await grouped('SELECT outcome AS k, count(*) AS n FROM relay_check GROUP BY 1 ORDER BY 1')})`);
+  say(`relay_metadata (2 rounds) ${(await count('SELECT count(*) AS n FROM relay_metadata')).toLocaleString()} rows (${await grouped('SELECT metadata_type AS k, count(*) AS n FROM relay_metadata GROUP BY 1 ORDER BY 1')})`);
+  say(`metadata            ${(await count('SELECT count(*) AS n FROM metadata')).toLocaleString()} documents (content-addressed: failures that repeat share one)`);
+  say(`relay_backoff       ${(await count('SELECT count(*) AS n FROM relay_backoff')).toLocaleString()} rows (${await grouped('SELECT failures || \' failure(s), step \' || step AS k, count(*) AS n FROM relay_backoff GROUP BY 1 ORDER BY 1')})`);
+  await cancelMonitor(h);
 } finally {
   await stop(worker, relaysProcess);
+}
+
+/** Cancels the coordinator, which cancels every relay's workflow; waits until they have ended. */
+async function cancelMonitor(h: WorkflowHandle): Promise<void> {
+  await h.cancel();
+  await h.result().catch(() => {});
 }

@@ -1,4 +1,5 @@
 // The pure module shared by workflows and activities: imports only zod and @temporalio/common.
+export * from './backoff.js';
 export * from './counts.js';
 export * from './duration.js';
 export * from './errors.js';

@@ -93,13 +93,19 @@ export const relayInput = z.strictObject({ url: z.string(), network: z.enum(NETW
 export const MONITOR_CHECKS = ['nip11', 'open', 'read', 'write', 'ssl', 'dns', 'geo', 'net', 'http'] as const;
 export type MonitorCheck = (typeof MONITOR_CHECKS)[number];
 
-/** A Monitor child's input: one relay, the pass's timestamp for its documents, what to do. */
+/**
+ * A relay's Monitor workflow (long-lived: checks, waits its interval or its ladder step, checks
+ * again). `generatedAt`, `checks` and `publish` are only in the input of the one-check workflows of
+ * earlier versions (their recorded histories still replay).
+ */
 export const monitorRelayInput = z.strictObject({
   url: z.string(),
   network: z.enum(NETWORKS),
-  generatedAt: z.number().int(),
-  checks: z.array(z.enum(MONITOR_CHECKS)),
-  publish: z.boolean(),
+  generatedAt: z.number().int().optional(),
+  checks: z.array(z.enum(MONITOR_CHECKS)).optional(),
+  publish: z.boolean().optional(),
+  /** Carried by continue-as-new: the ladder position and the running totals. */
+  carry: z.looseObject({}).optional(),
 });
 
 /** A relay's sync workflow: its relay, and its cursor (continue-as-new carries it). */

@@ -104,6 +104,9 @@ export interface ValidationRecord extends ProbeOutcome {
   /** After recording: promoted to relay, failure count raised, or dropped for too many failures. */
   result: 'promoted' | 'failed' | 'dropped' | 'skipped' | 'gone';
   failures?: number;
+  /** A failed candidate's ladder step (0: the normal interval) and when it is probed next. */
+  step?: number;
+  nextProbeAt?: string;
 }
 
 /** A pass of a coordinator over its table. */
@@ -160,8 +163,13 @@ export interface SyncSettings {
   refusedRetryMs: number;
 }
 
-/** What the Synchronizer's coordinator does with a relay of a page. */
-export type SyncAction = 'start' | 'running' | 'stopped';
+/**
+ * What a coordinator of long-lived relay workflows (the Monitor's, the Synchronizer's) does with a
+ * relay of a page: start its workflow (none runs), leave it (one runs), or leave it stopped (a
+ * person cancelled it since the coordinator started).
+ */
+export type RelayWorkflowAction = 'start' | 'running' | 'stopped';
+export type SyncAction = RelayWorkflowAction;
 
 /**
  * What a relay's sync has learned about the relay, carried in its workflow state (and so through
@@ -280,6 +288,29 @@ export interface SpanResult extends EventCounts {
   ahead?: Stretch;
   /** The relay refuses to be read (NIP-42 without a key, `restricted:` after AUTH): why. Nothing more was read. */
   refused?: string;
+}
+
+/** A relay's Monitor workflow, as its `status` query answers. */
+export interface MonitorRelayStatus {
+  url: string;
+  phase: 'checking' | 'waiting' | 'ended';
+  /** Checks this workflow has run (all its runs). */
+  checks: number;
+  /** Checks in a row the relay failed (down: its WebSocket did not open, or no check passed). */
+  failures: number;
+  /** Its ladder step: 0 is the normal interval (common/backoff.ts). */
+  step: number;
+  /** The wait after the last check: the interval, or the step's. */
+  waitMs: number;
+  nextCheckAt: string | null;
+  lastCheckAt: string | null;
+  lastOkAt: string | null;
+  lastFailedAt: string | null;
+  /** Why the last failed check failed. */
+  lastReason?: string;
+  /** The last check's summary. */
+  last?: MonitorSummary;
+  ended?: string;
 }
 
 export interface SyncStatus {

@@ -40,6 +40,23 @@ const networkConfig = (timeoutMs: number, concurrency: number) =>
     })
     .prefault({});
 
+/**
+ * The ladder of a relay that keeps failing (common/backoff.ts): after `after` failures in a row,
+ * each further failure waits the next of `ladder` (a step shorter than the interval waits the
+ * interval); one success brings it back to the interval.
+ */
+const backoff = (after: number) =>
+  z
+    .strictObject({
+      after: z.number().int().min(1).max(1000).default(after),
+      ladder: z
+        .array(interval(MINUTE))
+        .min(1)
+        .default([3 * 3_600_000, 24 * 3_600_000, 7 * 24 * 3_600_000])
+        .refine((l) => l.every((ms, i) => i === 0 || ms >= l[i - 1]!), 'each step must wait at least as long as the one before'),
+    })
+    .prefault({});
+
 const configSchema = z.strictObject({
   deployment: z.enum(DEPLOYMENTS),
   database: z.strictObject({
@@ -80,11 +97,18 @@ const configSchema = z.strictObject({
       page_size: z.number().int().min(1).max(1000).default(500),
       max_in_flight: z.number().int().min(1).max(1000).default(100),
       max_failures: z.number().int().min(1).max(1000).default(5),
+      /** A failing candidate's retries: 3 at the interval, then 3 h, 24 h (max_failures drops it). */
+      backoff: backoff(3),
     })
     .prefault({}),
   monitor: z
     .strictObject({
+      /** Each relay's check interval (its own workflow waits it on a durable timer). */
       interval: interval(MINUTE).default(3_600_000),
+      /** A relay down this many checks in a row waits 3 h, then 24 h, then 7 days between checks; up once, back to the interval. */
+      backoff: backoff(3),
+      /** The coordinator: how often it looks for relays without a Monitor workflow, and rows per page. */
+      pass_interval: interval(MINUTE).default(900_000),
       page_size: z.number().int().min(1).max(1000).default(1000),
       max_in_flight: z.number().int().min(1).max(1000).default(100),
       checks: z.array(z.enum(MONITOR_CHECKS)).default([...MONITOR_CHECKS]),

@@ -29,6 +29,20 @@ export async function cancelAndWait(env: TestWorkflowEnvironment, workflowId: st
 }
 
 /**
+ * Cancels workflows, then waits for each to end (cancelAndWait's rule: before the workers go).
+ * All cancels first: waiting on a result lets the test server skip time, and a skip could wake a
+ * waiting workflow or retry a failed activity, which a cancel would then find running: the test
+ * server keeps such an activity pending after the workflow ends and never skips time again (every
+ * later test would wait in real time). The waits one after another: each unlocks time skipping and
+ * locks it again, and interleaved they leave it locked.
+ */
+export async function cancelAllAndWait(env: TestWorkflowEnvironment, workflowIds: string[]): Promise<void> {
+  const handles = workflowIds.map((id) => env.client.workflow.getHandle(id));
+  await Promise.all(handles.map((h) => h.cancel()));
+  for (const h of handles) await h.result().catch(() => {});
+}
+
+/**
  * A test file's time-skipping environment and fresh database: made before its tests (handed to
  * `use`), torn down after them.
  */

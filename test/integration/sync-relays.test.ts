@@ -18,7 +18,8 @@ import { BulkSigner, randomHex, seeded, trafficTemplate } from '../helpers/bulk-
 import { testConfig } from '../helpers/config.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { query, startLocalRelay, type LocalRelay, type RelayBehaviour } from '../helpers/local-relay.js';
-import { timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+import { cancelAllAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+import { eventually } from '../helpers/eventually.js';
 
 let env: TestWorkflowEnvironment;
 let t: TestDatabase;
@@ -80,28 +81,8 @@ const phaseOf = (url: string): Promise<SyncStatus['phase'] | undefined> =>
     },
   );
 
-/** Polls until `check` holds; `tick` passes the time between looks (real time, or the test server's). */
-async function eventually(what: string, check: () => Promise<boolean>, ms: number, tick: () => Promise<unknown> = () => sleepReal(250)): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
-    await tick();
-  }
-}
 
-/**
- * Cancels the workflows, then waits for each to end (cancelAndWait's rule: before the workers go).
- * All cancels first: waiting on a result lets the test server skip time, and a skip could wake
- * a caught-up workflow or retry a failed window, whose activity a cancel would then find running:
- * the test server keeps such an activity pending after the workflow ends and never skips time
- * again (every later test here would wait in real time). The waits one after another: each
- * unlocks time skipping and locks it again, and interleaved they leave it locked.
- */
-async function cancelAll(urls: string[]): Promise<void> {
-  const handles = urls.map((url) => env.client.workflow.getHandle(`sync/${url}`));
-  await Promise.all(handles.map((h) => h.cancel()));
-  for (const h of handles) await h.result().catch(() => {});
-}
+const cancelAll = (urls: string[]) => cancelAllAndWait(env, urls.map((url) => `sync/${url}`));
 
 async function addRelays(urls: string[]) {
   const r = await insertRelays(t.db, urls.map((url) => ({ url, network: 'clearnet' as const, discoveredAt: 1 })), { allowLocal: true });

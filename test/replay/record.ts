@@ -106,12 +106,19 @@ try {
     await save('validator-continued-as-new', 'validator', validator.firstExecutionRunId);
     await cancel('validator');
 
-    // Monitor: the promoted relay checked, its 30166 published; cancelled while it sleeps.
+    // Monitor: the coordinator starts the promoted relay's workflow, which checks it, publishes its
+    // 30166 and waits its interval; cancelling the coordinator cancels it. (monitor-passes-cancelled
+    // and monitor-relay-one-check are the one-check-per-pass Monitor of earlier versions.)
     await env.client.workflow.start('monitor', { taskQueue, workflowId: 'monitor', args: [{ interval: '1h' }] });
-    await done(`monitor/${relay.url}`);
-    await save('monitor-relay', `monitor/${relay.url}`);
-    await new Promise((r) => setTimeout(r, 500));
+    const monitorRelay = env.client.workflow.getHandle(`monitor/${relay.url}`);
+    for (;;) {
+      const s = await monitorRelay.query<{ phase: string; checks: number }>('status').catch(() => undefined);
+      if (s?.phase === 'waiting' && s.checks === 1) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await save('monitor-cancelled', 'monitor', await cancel('monitor'));
+    await done(`monitor/${relay.url}`);
+    await save('monitor-relay-cancelled', `monitor/${relay.url}`);
 
     // Synchronizer: a page of one relay a run (so it continues as new); the relay's sync workflow
     // archives the last ten minutes and sleeps; cancelling the coordinator cancels it.

@@ -1,16 +1,17 @@
-// A PostgreSQL outage during a Monitor pass, in the time-skipping environment: every activity that
-// touches the database (the coordinator's, the check that stores its results, the publishing that
-// reads them back) throws a connection error for minutes, then works. The pass waits for the
-// database and ends with every relay checked: no child fails, the coordinator goes on.
+// A PostgreSQL outage in the Monitor, in the time-skipping environment: every activity that touches
+// the database (the coordinator's page, a relay's settings, the check that stores its results, the
+// publishing that reads them back) throws a connection error for minutes, then works. Everything
+// waits for the database: every relay is checked, no workflow fails, the coordinator goes on.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { MonitorActivities, MonitorSettings, PublishResult } from '../../activities/monitor.js';
+import type { MonitorActivities, MonitorRelaySettings, MonitorSettings, PublishResult } from '../../activities/monitor.js';
 import type { NetworkActivities } from '../../activities/network.js';
-import type { CoordinatorStatus, MonitorSummary } from '../../common/index.js';
-import { coordinatorStatus, monitor, monitorRelay } from '../../workflows/index.js';
-import { cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
+import type { CoordinatorStatus, MonitorRelayStatus, MonitorSummary } from '../../common/index.js';
+import { coordinatorStatus, monitor, monitorRelay, monitorRelayStatus } from '../../workflows/index.js';
+import { eventually } from '../helpers/eventually.js';
+import { cancelAllAndWait, cancelAndWait, timeSkippingEnv, workflowBundle } from '../helpers/temporal.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => (env = await timeSkippingEnv()));
@@ -31,21 +32,38 @@ function downFor<A extends unknown[], R>(failures: number, fn: (...args: A) => P
 
 const URLS = ['wss://a.example', 'wss://b.example'];
 
+/** Waits until the relay's workflow has run its first check; returns its status. */
+async function firstCheck(url: string): Promise<MonitorRelayStatus> {
+  let s!: MonitorRelayStatus;
+  await eventually(`${url} checked`, async () => {
+    const q = await env.client.workflow.getHandle(`monitor/${url}`).query(monitorRelayStatus).catch(() => undefined); // (not started yet)
+    if (q) s = q;
+    return q?.checks === 1 && q.phase === 'waiting';
+  }, 120_000, () => env.sleep('5m')); // the retries' backoff passes in skipped time
+  return s;
+}
+
+const relaySettings: MonitorRelaySettings = { listed: true, intervalMs: 3_600_000, backoff: { after: 3, ladderMs: [10_800_000] }, checks: ['open'], publish: true };
+
 describe('monitor during a database outage', () => {
-  it('a child whose storing fails for minutes completes once PostgreSQL is back; the pass has no failure', async () => {
-    const settings: MonitorSettings = { intervalMs: 3_600_000, pageSize: 100, maxInFlight: 10, networks: ['clearnet'], checks: ['open'], publish: true };
+  it('the relays\' workflows wait for PostgreSQL and check once it is back; the coordinator\'s pass has no failure', async () => {
+    const settings: MonitorSettings = { intervalMs: 900_000, pageSize: 100, maxInFlight: 10, networks: ['clearnet'], checks: ['open'], publish: true };
     const published: PublishResult = { accepted: 1, targets: 1, errors: [] };
     // Attempt counters per activity (and per relay for the per-relay ones).
     const pages = { n: 0 };
     const checks = Object.fromEntries(URLS.map((u) => [u, { n: 0 }]));
     const publishes = Object.fromEntries(URLS.map((u) => [u, { n: 0 }]));
+    const relaySettingsRead = Object.fromEntries(URLS.map((u) => [u, { n: 0 }]));
     // Six failed attempts of the check and eight of the publishing: minutes of outage (retried with
     // backoff), far beyond the ~15 s the old policies (3 and 5 attempts) survived.
     const db: Partial<MonitorActivities> = {
       monitorSettings: async () => settings,
-      relayPage: downFor(6, async (q: { after: string | null }) => (q.after === null ? URLS.map((url) => ({ url, network: 'clearnet' as const })) : []), pages),
+      monitorPage: downFor(6, async (q: { after: string | null }) => (q.after === null ? URLS.map((url) => ({ url, network: 'clearnet' as const, action: 'start' as const })) : []), pages),
       publishAnnouncement: async () => published,
+      monitorRelaySettings: (q: { url: string }) => downFor(4, async () => relaySettings, relaySettingsRead[q.url]!)(),
       publishDiscovery: (q: { url: string }) => downFor(8, async () => published, publishes[q.url]!)(),
+      recordBackoff: async () => {},
+      stopMonitors: async () => ({ cancelled: 0 }),
     };
     const network: Partial<NetworkActivities> = {
       checkRelay: (q: { url: string }) =>
@@ -57,24 +75,23 @@ describe('monitor during a database outage', () => {
     await clearnet.runUntil(() =>
       main.runUntil(async () => {
         const h = await env.client.workflow.start(monitor, { taskQueue, workflowId: 'monitor-outage', args: [{}] });
-        await env.sleep('30m'); // skipped: the retries' backoff passes in a moment
-        const s: CoordinatorStatus = await env.client.workflow.getHandle(h.workflowId).query(coordinatorStatus);
-        assert.equal(s.phase, 'sleeping', 'the coordinator survived the outage and finished its pass');
-        assert.deepEqual(s.last?.outcomes, { healthy: 2 }, 'no child failed');
         for (const url of URLS) {
-          const child = env.client.workflow.getHandle(`monitor/${url}`);
-          assert.equal((await child.describe()).status.name, 'COMPLETED', url);
-          const r: MonitorSummary = await child.result();
-          assert.deepEqual(r, { url, ok: ['open'], failed: {}, stored: 1, published: 1 });
+          const r = await firstCheck(url);
+          assert.deepEqual(r.last, { url, ok: ['open'], failed: {}, stored: 1, published: 1 });
+          assert.equal(r.failures, 0, 'an outage of ours is not a failure of the relay');
+          assert.equal(relaySettingsRead[url]!.n, 5, `${url}: four failed reads of its settings, then one`);
           assert.equal(checks[url]!.n, 7, `${url}: six failed checks, then one that stored`);
           assert.equal(publishes[url]!.n, 9, `${url}: eight failed publishings, then one`);
         }
-        await cancelAndWait(env, h.workflowId);
+        const s: CoordinatorStatus = await env.client.workflow.getHandle(h.workflowId).query(coordinatorStatus);
+        assert.deepEqual(s.last?.outcomes, { started: 2 }, 'the pass survived the outage and started both, no child failed');
+        // (stopMonitors is played here: the relays' workflows are cancelled with the coordinator)
+        await cancelAllAndWait(env, [h.workflowId, ...URLS.map((url) => `monitor/${url}`)]);
       }),
     );
   });
 
-  it('one relay\'s child alone: its check stores only after a quarter of an hour of outage, and the child completes', async () => {
+  it('one relay\'s workflow alone: its check stores only after a quarter of an hour of outage, and it goes on', async () => {
     const checks = { n: 0 };
     const publishes = { n: 0 };
     const published: PublishResult = { accepted: 2, targets: 2, errors: [] };
@@ -82,20 +99,24 @@ describe('monitor during a database outage', () => {
     const taskQueue = 'monitor-outage-child';
     const main = await Worker.create({
       connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(),
-      activities: { publishDiscovery: downFor(10, async () => published, publishes) } satisfies Partial<MonitorActivities>,
+      activities: {
+        monitorRelaySettings: async () => relaySettings,
+        publishDiscovery: downFor(10, async () => published, publishes),
+        recordBackoff: async () => {},
+      } satisfies Partial<MonitorActivities>,
     });
     const clearnet = await Worker.create({
       connection: env.nativeConnection, taskQueue: `${taskQueue}-clearnet`,
       activities: { checkRelay: downFor(8, async (): Promise<MonitorSummary> => ({ url, ok: ['open'], failed: {}, stored: 2 }), checks) } satisfies Partial<NetworkActivities>,
     });
-    const r = await clearnet.runUntil(() =>
-      main.runUntil(
-        env.client.workflow.execute(monitorRelay, {
-          taskQueue, workflowId: `monitor/${url}`, args: [{ url, network: 'clearnet', generatedAt: 1, checks: ['open'], publish: true }],
-        }),
-      ),
+    await clearnet.runUntil(() =>
+      main.runUntil(async () => {
+        await env.client.workflow.start(monitorRelay, { taskQueue, workflowId: `monitor/${url}`, args: [{ url, network: 'clearnet' }] });
+        const r = await firstCheck(url);
+        assert.deepEqual(r.last, { url, ok: ['open'], failed: {}, stored: 2, published: 2 });
+        await cancelAndWait(env, `monitor/${url}`);
+      }),
     );
-    assert.deepEqual(r, { url, ok: ['open'], failed: {}, stored: 2, published: 2 });
     assert.equal(checks.n, 9);
     assert.equal(publishes.n, 11);
   });

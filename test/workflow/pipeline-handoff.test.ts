@@ -1,30 +1,24 @@
-// The services hand work on at once: a promotion starts the relay's Monitor check and its sync
+// The services hand work on at once: a promotion starts the relay's Monitor workflow and its sync
 // workflow, with every coordinator's interval an hour, and the Monitor does no pass over every
 // relay for it. Database activities real (PostgreSQL), network activities played by the test.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { insertCandidates } from '../../activities/store.js';
-import { networkQueue, syncQueue, UNKNOWN_RELAY, type MonitorSummary, type ProbeOutcome, type SpanQuery, type SpanResult } from '../../common/index.js';
+import { insertCandidates, insertEvents } from '../../activities/store.js';
+import { networkQueue, syncQueue, UNKNOWN_RELAY, type CoordinatorStatus, type MonitorSummary, type ValidationRecord, type ProbeOutcome, type SpanQuery, type SpanResult } from '../../common/index.js';
 import { createActivities } from '../../workers/activities.js';
-import { monitor, synchronizer, validator } from '../../workflows/index.js';
+import { coordinatorStatus, finder, monitor, synchronizer, validator } from '../../workflows/index.js';
 import { testConfig } from '../helpers/config.js';
+import { signed } from '../helpers/nostr.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { cancelAndWait, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
+import { eventually } from '../helpers/eventually.js';
 
 let env: TestWorkflowEnvironment;
 let t: TestDatabase;
 withEnvironmentAndDatabase((e, db) => ([env, t] = [e, db]));
 
-/** Polls in real time (nothing here waits on a timer, so the test server skips no time). */
-async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const empty = async (q: SpanQuery): Promise<SpanResult> => ({
   cursor: q.target, windowSec: q.maxWindowSec, windows: 1, splits: 0, negentropyWindows: 0, received: 0, inserted: 0, known: 0, linked: 0, invalid: {}, unserved: 0,
@@ -38,10 +32,10 @@ describe('pipeline hand-off', () => {
     const activities = createActivities({ db: t.db, config });
     // Passes are counted through their page activities (a query can be held while a run continues as new).
     const passes = { monitor: 0, synchronizer: 0 };
-    const { relayPage, syncPage } = activities;
-    activities.relayPage = async (q) => {
+    const { monitorPage, syncPage } = activities;
+    activities.monitorPage = async (q) => {
       if (q.after === null) passes.monitor++;
-      return relayPage(q);
+      return monitorPage(q);
     };
     activities.syncPage = async (q) => {
       if (q.after === null) passes.synchronizer++;
@@ -80,15 +74,22 @@ describe('pipeline hand-off', () => {
       await eventually('the promoted relay is synced', () => synced.includes(url));
       console.log(`# promotion to check and sync: ${((Date.now() - started) / 1000).toFixed(1)} s (intervals: 1 h)`);
 
-      // The check ran under the Monitor's own ID for the relay, so a pass would not run it twice.
-      assert.equal((await env.client.workflow.getHandle(`monitor/${url}`).describe()).status.name, 'COMPLETED');
+      // The relay's own Monitor workflow runs, under the ID the coordinator gives it: a pass leaves it be.
+      assert.equal((await env.client.workflow.getHandle(`monitor/${url}`).describe()).status.name, 'RUNNING');
       assert.equal((await env.client.workflow.getHandle(`sync/${url}`).describe()).status.name, 'RUNNING');
       assert.equal(passes.monitor, 1, 'no Monitor pass over every relay for one promotion');
       assert.deepEqual(checked, [url]);
 
-      // A Monitor pass now sees it (and checks it: the first check is over).
+      // A Monitor pass now finds its workflow running, and starts no second one.
       await env.client.workflow.getHandle('monitor').signal('runNow');
-      await eventually('the Monitor pass checked it', () => checked.length === 2);
+      await eventually('the Monitor made a second pass', () => passes.monitor === 2);
+      await eventually('the pass is over', async () => {
+        const s: CoordinatorStatus = await env.client.workflow.getHandle('monitor').query(coordinatorStatus);
+        return s.last?.cycle === 2;
+      });
+      const s: CoordinatorStatus = await env.client.workflow.getHandle('monitor').query(coordinatorStatus);
+      assert.deepEqual(s.last?.outcomes, { running: 1 });
+      assert.deepEqual(checked, [url], 'checked once: the relay waits its interval');
 
       for (const id of ['validator', 'monitor', 'synchronizer']) await cancelAndWait(env, id);
     })));
@@ -110,9 +111,76 @@ describe('pipeline hand-off', () => {
       // (the first test's coordinators were cancelled: they are not running)
       await env.client.workflow.start(validator, { taskQueue, workflowId: 'validator', args: [{ interval: '1h' }] });
       await eventually('the relay is promoted', async () => (await t.db.query('SELECT 1 FROM relay WHERE url = $1', [url])).rowCount === 1);
-      const child = await env.client.workflow.getHandle(`validate/${url}`).describe();
-      assert.equal(child.status.name, 'COMPLETED');
+      const child: ValidationRecord = await env.client.workflow.getHandle(`validate/${url}`).result();
+      assert.equal(child.result, 'promoted');
       await assert.rejects(env.client.workflow.getHandle(`monitor/${url}`).describe(), /not found/i);
+      await cancelAndWait(env, 'validator');
+    }));
+  });
+
+  it('candidates the Finder adds wake the Validator, which probes them without waiting its hour', async () => {
+    const taskQueue = 'handoff-finder';
+    const config = testConfig(t.url);
+    const activities = createActivities({ db: t.db, config });
+    const validatorPasses = { n: 0 };
+    const { candidatePage } = activities;
+    activities.candidatePage = async (q) => {
+      if (q.after === null) validatorPasses.n++;
+      return candidatePage(q);
+    };
+    const probed: string[] = [];
+    const network = {
+      async probeRelay({ url }: { url: string }): Promise<ProbeOutcome> {
+        probed.push(url);
+        return { url, verdict: 'invalid', reason: 'refused: connect ECONNREFUSED' };
+      },
+    };
+    const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
+    const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: networkQueue(taskQueue, 'clearnet'), activities: network });
+    await clearnet.runUntil(() => main.runUntil(async () => {
+      await env.client.workflow.start(validator, { taskQueue, workflowId: 'validator', args: [{ interval: '1h' }] });
+      await eventually('the Validator made its first pass', () => validatorPasses.n === 1);
+      // A relay list in the archive, which the Finder reads.
+      const found = 'wss://found-by-the-finder.example';
+      await insertEvents(t.db, [signed({ kind: 10002, created_at: 1_700_000_100, tags: [['r', found]] })]);
+      await env.client.workflow.start(finder, { taskQueue, workflowId: 'finder', args: [{ interval: '1h', sources: ['events'] }] });
+      await eventually('the Finder\'s candidate is probed', () => probed.includes(found));
+      assert.equal(validatorPasses.n, 2, 'one pass more: the one the Finder woke');
+      for (const id of ['finder', 'validator']) await cancelAndWait(env, id);
+    }));
+  });
+
+  it('a runNow during a pass starts the next pass when it ends: a candidate added before the cursor is probed at once', async () => {
+    const taskQueue = 'handoff-mid-pass';
+    const config = testConfig(t.url);
+    await t.db.query('TRUNCATE candidate');
+    await insertCandidates(t.db, ['m', 'n'].map((x) => ({ url: `wss://${x}.mid-pass.example`, network: 'clearnet' as const, source: 'seed' })), 1);
+    const probed: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let holding!: () => void;
+    const isHeld = new Promise<void>((r) => (holding = r));
+    const network = {
+      async probeRelay({ url }: { url: string }): Promise<ProbeOutcome> {
+        probed.push(url);
+        if (url.startsWith('wss://n.')) {
+          holding();
+          await held; // the pass is on its last page, past 'a' and 'm'
+        }
+        return { url, verdict: 'invalid', reason: 'refused: connect ECONNREFUSED' };
+      },
+    };
+    const main = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities({ db: t.db, config }) });
+    const clearnet = await Worker.create({ connection: env.nativeConnection, taskQueue: networkQueue(taskQueue, 'clearnet'), activities: network });
+    await clearnet.runUntil(() => main.runUntil(async () => {
+      await env.client.workflow.start(validator, { taskQueue, workflowId: 'validator', args: [{ interval: '1h', pageSize: 1 }] });
+      await isHeld;
+      // New candidate, before the cursor: this pass no longer looks there. The Finder would wake the Validator now.
+      await insertCandidates(t.db, [{ url: 'wss://a.mid-pass.example', network: 'clearnet', source: 'seed' }], 1);
+      await env.client.workflow.getHandle('validator').signal('runNow');
+      release();
+      await eventually('the new candidate is probed', () => probed.includes('wss://a.mid-pass.example'));
+      assert.deepEqual(probed, ['wss://m.mid-pass.example', 'wss://n.mid-pass.example', 'wss://a.mid-pass.example'], 'm and n once (not due again), then a');
       await cancelAndWait(env, 'validator');
     }));
   });

@@ -13,6 +13,7 @@ import { coordinatorRunNow, synchronizer, syncRelay, syncStatus } from '../../wo
 import { testConfig } from '../helpers/config.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { cancelAndWait, untilCancelled, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
+import { eventually } from '../helpers/eventually.js';
 
 let env: TestWorkflowEnvironment;
 let t: TestDatabase;
@@ -37,15 +38,6 @@ function signal(): { fired: Promise<void>; fire: () => void } {
 }
 const statusOf = async (id: string) => (await env.client.workflow.getHandle(id).describe()).status.name;
 
-/** Polls (in real time: nothing here waits on a timer) until `check` holds. */
-async function eventually(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Every page the coordinator's activity returned, in order: the passes seen without a query. */
 const pages: SyncRow[][] = [];

@@ -6,9 +6,10 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { NetworkActivities } from '../../activities/network.js';
 import { insertCandidates, insertRelays } from '../../activities/store.js';
-import type { CoordinatorStatus, MonitorSummary, Network, ProbeOutcome } from '../../common/index.js';
+import type { CoordinatorStatus, MonitorRelayStatus, MonitorSummary, Network, ProbeOutcome } from '../../common/index.js';
 import { createActivities } from '../../workers/activities.js';
-import { coordinatorStatus, monitor, validator } from '../../workflows/index.js';
+import { coordinatorStatus, monitor, monitorRelayStatus, validator } from '../../workflows/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { testConfig } from '../helpers/config.js';
 import { count, type TestDatabase } from '../helpers/db.js';
 import { cancelAndWait, untilCancelled, withEnvironmentAndDatabase, workflowBundle } from '../helpers/temporal.js';
@@ -103,8 +104,9 @@ describe('validator workflow', () => {
 
 describe('monitor workflow', () => {
   const summary = (url: string): MonitorSummary => ({ url, ok: ['open', 'read'], failed: {}, stored: 1 });
+  const relayStatus = (url: string): Promise<MonitorRelayStatus> => env.client.workflow.getHandle(`monitor/${url}`).query(monitorRelayStatus);
 
-  it('checks every relay each cycle: three one-hour cycles pass in seconds; a relay removed from the list is not checked again', async () => {
+  it('each relay has its own workflow, which checks it every interval: three hours pass in seconds; a relay removed from the list ends its workflow', async () => {
     await insertRelays(t.db, ['a', 'b'].map((x) => ({ url: `wss://${x}.example`, network: 'clearnet' as const, discoveredAt: 1 })));
     const checks: Record<string, number> = {};
     const network = {
@@ -114,23 +116,34 @@ describe('monitor workflow', () => {
       },
     };
     await withWorkers(network, async (taskQueue) => {
-      const h = await env.client.workflow.start(monitor, { taskQueue, workflowId: `monitor-${n}`, args: [{ interval: '1h' }] });
-      await env.sleep('150m'); // passes at 0h, 1h and 2h
-      let s: CoordinatorStatus = await env.client.workflow.getHandle(h.workflowId).query(coordinatorStatus);
-      assert.equal(s.cycle, 3);
-      assert.deepEqual(s.last?.outcomes, { healthy: 2 });
-      assert.deepEqual(checks, { 'wss://a.example': 3, 'wss://b.example': 3 });
+      const h = await env.client.workflow.start(monitor, { taskQueue, workflowId: `monitor-${n}`, args: [{ interval: '15m' }] });
+      await eventually('both relays checked once', () => checks['wss://a.example'] === 1 && checks['wss://b.example'] === 1);
+      for (const hour of [2, 3]) {
+        await env.sleep('1h');
+        await eventually(`both relays checked ${hour} times`, () => checks['wss://a.example'] === hour && checks['wss://b.example'] === hour);
+      }
+      const s: CoordinatorStatus = await env.client.workflow.getHandle(h.workflowId).query(coordinatorStatus);
+      assert.ok(s.cycle >= 4, `the coordinator's passes (every 15 min) found the workflows running: cycle ${s.cycle}`);
+      assert.deepEqual(s.last?.outcomes, { running: 2 });
+      const a = await relayStatus('wss://a.example');
+      assert.equal(a.checks, 3);
+      assert.equal(a.failures, 0);
+      assert.equal(a.step, 0);
+      assert.equal(a.waitMs, 3_600_000);
+      assert.equal(a.phase, 'waiting');
 
       await t.db.query(`DELETE FROM relay WHERE url = 'wss://b.example'`);
-      await env.sleep('60m');
-      s = await env.client.workflow.getHandle(h.workflowId).query(coordinatorStatus);
-      assert.equal(s.cycle, 4);
+      await env.sleep('1h');
+      await eventually('a checked a fourth time', () => checks['wss://a.example'] === 4);
+      const b: MonitorRelayStatus = await env.client.workflow.getHandle('monitor/wss://b.example').result() as MonitorRelayStatus;
+      assert.equal(b.phase, 'ended');
+      assert.equal(b.checks, 3);
       assert.deepEqual(checks, { 'wss://a.example': 4, 'wss://b.example': 3 });
       await stop(h.workflowId);
     });
   });
 
-  it('cancelling the coordinator stops every child', async () => {
+  it('cancelling the coordinator stops every relay\'s workflow', async () => {
     const urls = ['a', 'b', 'c'].map((x) => `wss://${x}.example`);
     await insertRelays(t.db, urls.map((url) => ({ url, network: 'clearnet' as const, discoveredAt: 1 })));
     let started = 0;
@@ -149,7 +162,9 @@ describe('monitor workflow', () => {
       await stop(h.workflowId);
       assert.equal((await h.describe()).status.name, 'CANCELLED');
       for (const url of urls) {
-        assert.equal((await env.client.workflow.getHandle(`monitor/${url}`).describe()).status.name, 'CANCELLED', url);
+        const child = env.client.workflow.getHandle(`monitor/${url}`);
+        await child.result().catch(() => {});
+        assert.equal((await child.describe()).status.name, 'CANCELLED', url);
       }
     });
   });

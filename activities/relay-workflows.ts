@@ -1,0 +1,69 @@
+// What the coordinators of long-lived relay workflows share (the Monitor's `monitor/<url>`, the
+// Synchronizer's `sync/<url>`): a look at a page of relays' workflows through the worker's Temporal
+// client, and stopping them all when the coordinator is cancelled.
+import { getClient, heartbeat, log } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { inPool, type Network, type RelayWorkflowAction } from '../common/index.js';
+import type { Db } from './db.js';
+import { pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
+import type { Config } from '../workers/config.js';
+
+/** Temporal calls at once when a coordinator looks at a page of relays' workflows. */
+const LOOKUPS_IN_FLIGHT = 20;
+
+export interface RelayWorkflowRow {
+  url: string;
+  network: Network;
+  action: RelayWorkflowAction;
+}
+
+/**
+ * A page of relays, each with what the coordinator should do: start its workflow (none runs),
+ * leave it (one runs), or leave it stopped (a person cancelled it since `runningSince`, when this
+ * coordinator started: it stays stopped until the coordinator is started again).
+ */
+export async function relayWorkflowPage(db: Db, workflowId: (url: string) => string, q: PageQuery & { runningSince: number }): Promise<RelayWorkflowRow[]> {
+  const rows = await pageByUrl(db, 'relay', q);
+  const client = getClient();
+  const out: RelayWorkflowRow[] = [];
+  await inPool(rows, LOOKUPS_IN_FLIGHT, async (row) => {
+    let action: RelayWorkflowAction = 'start';
+    try {
+      const d = await client.workflow.getHandle(workflowId(row.url)).describe();
+      if (d.status.name === 'RUNNING') action = 'running';
+      else if (d.status.name === 'CANCELLED' && (d.closeTime?.getTime() ?? 0) >= q.runningSince) action = 'stopped';
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    out.push({ ...row, action });
+  });
+  return out.sort((a, b) => (a.url < b.url ? -1 : 1)); // the page's order: its last URL is the cursor
+}
+
+/**
+ * The coordinator was cancelled: cancel every relay's workflow, on every network the config
+ * reaches. The networks come from the config here, not from the workflow: a cancel that reaches
+ * the coordinator before its settings (right after it continued as new) must stop them all the same.
+ */
+export async function cancelRelayWorkflows(db: Db, config: Config, workflowId: (url: string) => string, service: string): Promise<{ cancelled: number }> {
+  const networks = reachableNetworks(config);
+  const client = getClient();
+  let after: string | null = null;
+  let cancelled = 0;
+  for (;;) {
+    const rows = await pageByUrl(db, 'relay', { after, limit: 1000, networks });
+    await inPool(rows, LOOKUPS_IN_FLIGHT, async ({ url }) => {
+      try {
+        await client.workflow.getHandle(workflowId(url)).cancel();
+        cancelled++;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err; // never started, or already ended
+      }
+    });
+    heartbeat(cancelled);
+    if (rows.length < 1000) break;
+    after = rows.at(-1)!.url;
+  }
+  log.info(`${service} stopped the relays' workflows`, { cancelled });
+  return { cancelled };
+}
