@@ -3,7 +3,7 @@
 // the same kind differ (the issue measured 21,500/s; sessions here have read 12,800 to 16,500),
 // so a bench prints this beside its rates, read with the machine otherwise idle.
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
-import { loadBackend } from '../activities/verify/backend.js';
+import { loadBackend } from '../activities/synchronizer/verify/backend.js';
 
 /** Events verified per second on this thread; undefined when the native verifier is not installed. */
 export async function nativeVerifyRate(): Promise<number | undefined> {

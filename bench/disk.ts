@@ -9,10 +9,10 @@
 // The traffic (test/helpers/bulk-events.ts, trafficTemplate): 78% kind 1 notes of 100-300
 // characters with 0-3 e tags and 1-3 p tags, 19% kind 7 reactions (one e, one p tag), 3% kind 3
 // contact lists of 20-600 p tags; 5,000 authors; 30 days of created_at.
-import { archiveEvents } from '../activities/archive.js';
-import type { Db } from '../activities/db.js';
-import type { Deployment } from '../activities/migrate.js';
-import { insertRelays, type NostrEvent } from '../activities/store.js';
+import { archiveEvents } from '../activities/synchronizer/archive.js';
+import type { Db } from '../activities/db/db.js';
+import type { Deployment } from '../common/config.js';
+import { insertRelays, type NostrEvent } from '../activities/db/store.js';
 import { BulkSigner, seeded, trafficTemplate } from '../test/helpers/bulk-events.js';
 import { databaseServer } from '../test/helpers/database-server.js';
 import { freshDatabase } from '../test/helpers/db.js';

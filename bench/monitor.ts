@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import type { WorkflowHandle } from '@temporalio/client';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { bytesToHex } from 'nostr-tools/utils';
-import { insertRelays } from '../activities/store.js';
+import { insertRelays } from '../activities/db/store.js';
 import { durationMs } from '../common/index.js';
 import { busiestThreads, cpuOfAll, cpuSeconds, machineBusy, memory, processes, threadCpu } from './proc.js';
 import { benchStack } from './stack.js';
@@ -71,7 +71,7 @@ try {
     BIGBROTR__networks__clearnet__concurrency: String(CONCURRENCY),
     BIGBROTR__monitor__max_in_flight: String(MAX_IN_FLIGHT),
     BIGBROTR__monitor__page_size: String(PAGE),
-    // Each relay's workflow checks it again 3 minutes later (less up to 5%): the second round is
+    // Each relay's workflow checks it again 3 minutes later: the second round is
     // the steady state, every relay's workflow woken by its own timer.
     BIGBROTR__monitor__interval: '3m',
   };
@@ -175,7 +175,7 @@ try {
   say(`relays checked      ${checked.toLocaleString()} of ${RELAYS.toLocaleString()} (each by its own workflow, monitor/<url>)`);
   say(`wall time           ${wall.toFixed(1)} s (target <= 60 s)`);
   say(`throughput          ${(checked / wall).toFixed(1)} relays/s`);
-  say(`second round         ${round2.toFixed(1)} s from its first check to its last (each relay's own timer, 3 min after its first check, less up to 5%); ` +
+  say(`second round         ${round2.toFixed(1)} s from its first check to its last (each relay's own timer, 3 min after its first check); ` +
     `CPU worker ${cpu2.worker.toFixed(1)} s, Temporal server ${cpu2.temporal.toFixed(1)} s`);
   say(`outcomes            healthy ${outcomes.healthy ?? 0}, partial ${outcomes.partial ?? 0}, down ${outcomes.down ?? 0} ` +
     `(expected ${expected.healthy}, ${expected.partial}, ${expected.down})`);

@@ -23,7 +23,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { WorkflowHandle } from '@temporalio/client';
-import { insertRelays } from '../activities/store.js';
+import { insertRelays } from '../activities/db/store.js';
 import type { SyncStatus } from '../common/index.js';
 import { workerNodeFlags } from '../workers/heap.js';
 import type { TestDatabase } from '../test/helpers/db.js';

@@ -173,7 +173,7 @@ export type SyncAction = RelayWorkflowAction;
 
 /**
  * What a relay's sync has learned about the relay, carried in its workflow state (and so through
- * continue-as-new): what a window's answer proves depends on it (see activities/sync-proof.ts).
+ * continue-as-new): what a window's answer proves depends on it (see activities/synchronizer/sync-proof.ts).
  */
 export interface RelayKnowledge {
   /**
@@ -230,7 +230,7 @@ export interface WindowResult extends EventCounts {
 
 /**
  * One syncWindows activity: windows of one relay from the cursor up to `target`, each at most
- * `maxWindowSec`, starting at `windowSec` (see activities/sync-span.ts).
+ * `maxWindowSec`, starting at `windowSec` (see activities/synchronizer/sync-span.ts).
  */
 export interface SpanQuery {
   url: string;

@@ -1,10 +1,10 @@
 // Every activity the worker serves, built once over the process's dependencies.
-import type { Db } from '../activities/db.js';
-import { createFinderActivities } from '../activities/finder.js';
-import { createMonitorActivities } from '../activities/monitor.js';
-import { createSeederActivities } from '../activities/seeder.js';
-import { createSyncActivities } from '../activities/sync.js';
-import { createValidatorActivities } from '../activities/validator.js';
+import type { Db } from '../activities/db/db.js';
+import { createFinderActivities } from '../activities/finder/finder.js';
+import { createMonitorActivities } from '../activities/monitor/monitor.js';
+import { createSeederActivities } from '../activities/seeder/seeder.js';
+import { createSyncActivities } from '../activities/synchronizer/sync.js';
+import { createValidatorActivities } from '../activities/validator/validator.js';
 import type { Config } from './config.js';
 
 export function createActivities(deps: { db: Db; config: Config }) {

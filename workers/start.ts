@@ -6,7 +6,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { redactUrl } from '../activities/db.js';
+import { redactUrl } from '../activities/db/db.js';
 import { loadConfig, PROJECT_DIR } from './config.js';
 import { assertPortFree, startEmbeddedPostgres } from './embedded-postgres.js';
 import { StartupError } from './errors.js';

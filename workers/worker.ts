@@ -2,8 +2,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createPool, redactUrl, type Db } from '../activities/db.js';
-import { migrate } from '../activities/migrate.js';
+import { createPool, redactUrl, type Db } from '../activities/db/db.js';
+import { migrate } from '../activities/db/migrate.js';
 import { createNetworkActivities } from '../activities/network.js';
 import { NETWORKS, networkQueue, syncQueue } from '../common/index.js';
 import { createActivities } from './activities.js';

@@ -17,7 +17,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { FinderActivities } from '../activities/finder.js';
+import type { FinderActivities } from '../activities/finder/finder.js';
 import { addReasons, finderInput, parseOrFail, type FinderCycle, type FinderSettings, type FinderStatus } from '../common/index.js';
 
 export const finderStatus = defineQuery<FinderStatus>('status');

@@ -24,20 +24,19 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   startChild,
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { MonitorActivities } from '../activities/monitor.js';
+import type { MonitorActivities } from '../activities/monitor/monitor.js';
 import type { NetworkActivities } from '../activities/network.js';
 import {
   coordinatorInput, ladderStep, ladderWaitMs, MONITOR_CHECKS, monitorRelayInput, networkQueue, parseOrFail,
   type MonitorCheck, type MonitorRelayStatus, type MonitorSummary, type Network,
 } from '../common/index.js';
-import type { RelayWorkflowRow } from '../activities/relay-workflows.js';
+import type { RelayWorkflowRow } from '../activities/shared/relay-workflows.js';
 import { coordinate, runNow, type Row } from './coordinator.js';
 
 export const monitorRelayStatus = defineQuery<MonitorRelayStatus>('status');
@@ -47,13 +46,6 @@ export const monitorRelayStatus = defineQuery<MonitorRelayStatus>('status');
 // limit would fail the coordinator itself, or every relay's workflow, after a few seconds down.
 const db = proxyActivities<MonitorActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-// A relay's settings and its ladder position, read and written by each check: local activities,
-// run by the worker that runs the workflow, inside the workflow task (no task of their own for the
-// server to dispatch, no round trip): at 1,000 relays, a quarter less work per check.
-const local = proxyLocalActivities<MonitorActivities>({
-  startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 const stopper = proxyActivities<MonitorActivities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute', retry: { maximumAttempts: 5 } });
@@ -111,8 +103,6 @@ export async function monitor(raw: unknown = {}): Promise<void> {
  * replays its run's history from the start; 24 checks keep that under 300 events.
  */
 const CHECKS_PER_RUN = 24;
-/** The most a wait is shortened by, at random. */
-const JITTER = 0.05;
 
 /** One relay's checks, for as long as it is in the relay table. */
 export async function monitorRelay(raw: unknown): Promise<MonitorSummary | MonitorRelayStatus> {
@@ -139,7 +129,7 @@ export async function monitorRelay(raw: unknown): Promise<MonitorSummary | Monit
   setHandler(runNow, () => void (wake = true));
 
   for (let n = 0; n < CHECKS_PER_RUN && !workflowInfo().continueAsNewSuggested; n++) {
-    const s = await local.monitorRelaySettings({ url: input.url });
+    const s = await db.monitorRelaySettings({ url: input.url });
     if (!s.listed) {
       status.phase = 'ended';
       status.ended = 'the relay is no longer in the relay table';
@@ -165,7 +155,7 @@ export async function monitorRelay(raw: unknown): Promise<MonitorSummary | Monit
     status.step = ladderStep(status.failures, s.backoff);
     status.waitMs = ladderWaitMs(status.failures, s.intervalMs, s.backoff);
     if (status.failures !== before.failures || status.step !== before.step) {
-      await local.recordBackoff({ url: input.url, failures: status.failures, step: status.step, waitMs: status.waitMs, changedAt: Math.floor(at / 1000) });
+      await db.recordBackoff({ url: input.url, failures: status.failures, step: status.step, waitMs: status.waitMs, changedAt: Math.floor(at / 1000) });
       if (status.step !== before.step) {
         log.info(status.step > before.step ? 'relay down: it moves down the ladder' : 'relay up: back to the interval', {
           relay: input.url, failures: status.failures, step: status.step, waitMs: status.waitMs,
@@ -173,13 +163,9 @@ export async function monitorRelay(raw: unknown): Promise<MonitorSummary | Monit
       }
     }
     status.phase = 'waiting';
-    // Up to 5% shorter, at random (replay-safe: the workflow's Math.random is seeded): relays
-    // started together (a pass, a restart) drift apart instead of being checked in one burst each
-    // hour, and the interval stays the longest time between two checks.
-    const timerMs = Math.round(status.waitMs * (1 - JITTER * Math.random()));
-    status.nextCheckAt = new Date(Date.now() + timerMs).toISOString();
+    status.nextCheckAt = new Date(Date.now() + status.waitMs).toISOString();
     wake = false;
-    await condition(() => wake, timerMs); // a durable timer; runNow cuts it short
+    await condition(() => wake, status.waitMs); // a durable timer; runNow cuts it short
   }
   await condition(allHandlersFinished);
   const { carry: _, ...rest } = input;

@@ -2,7 +2,7 @@
 // into candidates. Running it twice inserts nothing the second time (the insert skips known URLs).
 import { ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import { BAD_INPUT, parseOrFail, seederInput, type SeedReport } from '../common/index.js';
-import type { SeederActivities } from '../activities/seeder.js';
+import type { SeederActivities } from '../activities/seeder/seeder.js';
 
 const { checkSchema } = proxyActivities<SeederActivities>({
   startToCloseTimeout: '1 minute',

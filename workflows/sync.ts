@@ -8,7 +8,7 @@
 // A relay's workflow archives up to now - end_lag, its cursor in its own state (continue-as-new
 // carries it) with what it has learned of the relay (status.relay: its cap, NIP-77, how it reads
 // `until`). Each syncWindows activity reads windows from the cursor on for up to 30 s, each shown
-// complete before the cursor moves (activities/sync-span.ts, sync-proof.ts), and returns the
+// complete before the cursor moves (activities/synchronizer/sync-span.ts, sync-proof.ts), and returns the
 // cursor it reached, the next window's size and what it learned, which the workflow passes to the
 // next one. Once caught up it sleeps `interval` (shorter for priority relays; the `runNow` signal
 // cuts it short). A relay that fails is retried by Temporal's retry policy, with backoff, on
@@ -33,7 +33,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
-import type { SyncActivities, SyncRow } from '../activities/sync.js';
+import type { SyncActivities, SyncRow } from '../activities/synchronizer/sync.js';
 import {
   addReasons, coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, UNKNOWN_RELAY, type SpanResult, type SyncStatus,
 } from '../common/index.js';

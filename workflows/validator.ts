@@ -5,7 +5,7 @@
 import { ActivityFailure, executeChild, isCancellation, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
-import type { ValidatorActivities } from '../activities/validator.js';
+import type { ValidatorActivities } from '../activities/validator/validator.js';
 import { coordinatorInput, networkQueue, parseOrFail, relayInput, type ProbeOutcome, type ValidationRecord } from '../common/index.js';
 import { coordinate, type Row } from './coordinator.js';
 

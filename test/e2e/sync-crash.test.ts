@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { insertRelays } from '../../activities/store.js';
+import { insertRelays } from '../../activities/db/store.js';
 import type { SpanQuery, SpanResult, SyncStatus } from '../../common/index.js';
 import { temporalExecutable } from '../../workers/temporal-binaries.js';
 import { syncRelay, syncStatus } from '../../workflows/index.js';

@@ -11,7 +11,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { chromium, type Browser } from 'playwright-core';
-import { insertEvents } from '../../activities/store.js';
+import { insertEvents } from '../../activities/db/store.js';
 import type { FinderStatus } from '../../common/index.js';
 import { createActivities } from '../../workers/activities.js';
 import { freePort } from '../../workers/embedded-postgres.js';

@@ -8,7 +8,7 @@
 // signatures — harmless for throwaway test keys, never for real ones. The signatures are genuine
 // BIP-340 signatures: libsecp256k1 (nostr-wasm), which the archive uses, checks them.
 import { createHash, randomBytes } from 'node:crypto';
-import type { NostrEvent } from '../../activities/store.js';
+import type { NostrEvent } from '../../activities/db/store.js';
 
 /** secp256k1's field prime and group order, and its generator (SEC 2). */
 const P = 2n ** 256n - 2n ** 32n - 977n;

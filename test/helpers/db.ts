@@ -2,8 +2,9 @@
 // schema applied, dropped at the end.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createPool, type Db } from '../../activities/db.js';
-import { migrate, type Deployment } from '../../activities/migrate.js';
+import { createPool, type Db } from '../../activities/db/db.js';
+import { migrate } from '../../activities/db/migrate.js';
+import type { Deployment } from '../../common/config.js';
 
 export interface TestDatabase {
   db: Db;

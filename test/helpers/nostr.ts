@@ -1,6 +1,6 @@
 // Signed events for tests, made with nostr-tools as a client would make them.
 import { finalizeEvent, generateSecretKey, type EventTemplate } from 'nostr-tools/pure';
-import type { NostrEvent } from '../../activities/store.js';
+import type { NostrEvent } from '../../activities/db/store.js';
 
 const key = generateSecretKey();
 

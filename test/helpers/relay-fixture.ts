@@ -1,7 +1,7 @@
 // What the relay-socket tests share: three stored events, and local relays and connections
 // opened by a test file, stopped and closed after it.
 import { after } from 'node:test';
-import { openRelay, type RelayConnection } from '../../activities/relay-socket.js';
+import { openRelay, type RelayConnection } from '../../activities/relay/relay-socket.js';
 import { startLocalRelay, type LocalRelay, type LocalRelayOptions } from './local-relay.js';
 import { signed } from './nostr.js';
 

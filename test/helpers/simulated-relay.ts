@@ -1,11 +1,11 @@
 // A relay simulated in memory for the workflow tests: the real span and proof logic
-// (activities/sync-span.ts, sync-proof.ts) read it through a RelayIo, as they read a real relay
+// (activities/synchronizer/sync-span.ts, sync-proof.ts) read it through a RelayIo, as they read a real relay
 // through a connection, so the time-skipping tests see every REQ and every event served. It
 // answers as NIP-01 says (newest first, lowest id first within a second, at most `limit`), and
 // as real relays bend it: a silent cap, `until` read as exclusive, a cap changed while running.
 import type { RelayKnowledge, WindowResult } from '../../common/index.js';
-import type { RelayIo } from '../../activities/sync-span.js';
-import type { Gap, Got, ReqFilter } from '../../activities/sync-proof.js';
+import type { RelayIo } from '../../activities/synchronizer/sync-span.js';
+import type { Gap, Got, ReqFilter } from '../../activities/synchronizer/sync-proof.js';
 
 export interface SimulatedRelay {
   events: Got[];

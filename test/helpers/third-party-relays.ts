@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { NostrEvent } from '../../activities/store.js';
+import type { NostrEvent } from '../../activities/db/store.js';
 import { BulkSigner, randomHex, seeded, trafficTemplate, type Template } from './bulk-events.js';
 
 export interface LoadResult {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { archiveEvents } from '../../activities/archive.js';
-import { insertRelays } from '../../activities/store.js';
+import { archiveEvents } from '../../activities/synchronizer/archive.js';
+import { insertRelays } from '../../activities/db/store.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { signed } from '../helpers/nostr.js';
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createFinderActivities } from '../../activities/finder.js';
+import { createFinderActivities } from '../../activities/finder/finder.js';
 import type { ApiOutcome } from '../../common/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig } from '../helpers/config.js';

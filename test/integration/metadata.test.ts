@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { canonicalJson, contentId, storeMetadata } from '../../activities/metadata.js';
-import { insertRelays } from '../../activities/store.js';
+import { canonicalJson, contentId, storeMetadata } from '../../activities/db/metadata.js';
+import { insertRelays } from '../../activities/db/store.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 
 let t: TestDatabase;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { createPool } from '../../activities/db.js';
-import { listMigrations, migrate, missingSchema } from '../../activities/migrate.js';
+import { createPool } from '../../activities/db/db.js';
+import { listMigrations, migrate, missingSchema } from '../../activities/db/migrate.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 
 const dbs: TestDatabase[] = [];

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { bytesToHex } from 'nostr-tools/utils';
-import { storeChecks, type CheckOutcome } from '../../activities/metadata.js';
+import { storeChecks, type CheckOutcome } from '../../activities/db/metadata.js';
 import { createNetworkActivities } from '../../activities/network.js';
 import type { MonitorCheck, MonitorSummary } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';

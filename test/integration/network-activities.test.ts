@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { bytesToHex } from 'nostr-tools/utils';
 import { createNetworkActivities } from '../../activities/network.js';
-import { insertRelays } from '../../activities/store.js';
+import { insertRelays } from '../../activities/db/store.js';
 import { MONITOR_CHECKS, type MonitorSummary, type ProbeOutcome } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';
 import { localRelayConfig } from '../helpers/config.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { fetchNip11, type Nip11Options, type Nip11Result } from '../../activities/nip11.js';
+import { fetchNip11, type Nip11Options, type Nip11Result } from '../../activities/relay/nip11.js';
 
 const PK = 'c'.repeat(64);
 const GOOD = {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
-import { checkDns, checkTls, GeoIp, geohash } from '../../activities/nip66-checks.js';
+import { checkDns, checkTls, GeoIp, geohash } from '../../activities/monitor/nip66-checks.js';
 import { reverseName, startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { writeMmdb } from '../helpers/mmdb-writer.js';
 

@@ -4,7 +4,7 @@
 // a dead candidate fails at most once per wait, however often passes run.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createValidatorActivities } from '../../activities/validator.js';
+import { createValidatorActivities } from '../../activities/validator/validator.js';
 import { testConfig } from '../helpers/config.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 

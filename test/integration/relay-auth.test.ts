@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { authenticate, probeRead, RelayError, type RelayConnection } from '../../activities/relay-socket.js';
+import { authenticate, probeRead, RelayError, type RelayConnection } from '../../activities/relay/relay-socket.js';
 import { signed } from '../helpers/nostr.js';
 import { relayFixture, STORED } from '../helpers/relay-fixture.js';
 

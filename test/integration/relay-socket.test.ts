@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import { before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { openRelay, probeRead, probeWrite, RelayError, socksAgent } from '../../activities/relay-socket.js';
+import { openRelay, probeRead, probeWrite, RelayError, socksAgent } from '../../activities/relay/relay-socket.js';
 import { parseRelayUrl } from '../../common/index.js';
 import type { LocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createSeederActivities, seedLines, type SeedLine } from '../../activities/seeder.js';
+import { createSeederActivities, seedLines, type SeedLine } from '../../activities/seeder/seeder.js';
 import { parseRelayUrl, type SeedReport } from '../../common/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig, writeSeedFile } from '../helpers/config.js';

@@ -5,7 +5,7 @@ import { appendFileSync, mkdirSync, symlinkSync, truncateSync, writeFileSync } f
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createSeederActivities } from '../../activities/seeder.js';
+import { createSeederActivities } from '../../activities/seeder/seeder.js';
 import type { SeedReport } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { insertCandidates, insertRelays } from '../../activities/store.js';
+import { insertCandidates, insertRelays } from '../../activities/db/store.js';
 import type { Network } from '../../common/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 

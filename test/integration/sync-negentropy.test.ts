@@ -3,9 +3,9 @@
 // forged events are refused, and relays that do not speak it (or speak it badly) are read with REQ.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { archiveEvents } from '../../activities/archive.js';
+import { archiveEvents } from '../../activities/synchronizer/archive.js';
 import type { NetworkActivities } from '../../activities/network.js';
-import { insertRelays } from '../../activities/store.js';
+import { insertRelays } from '../../activities/db/store.js';
 import type { RelayKnowledge } from '../../common/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';

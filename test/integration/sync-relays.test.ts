@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createNetworkActivities } from '../../activities/network.js';
-import { insertRelays, type NostrEvent } from '../../activities/store.js';
+import { insertRelays, type NostrEvent } from '../../activities/db/store.js';
 import { syncQueue, type SyncStatus } from '../../common/index.js';
 import { createActivities } from '../../workers/activities.js';
 import type { Config } from '../../workers/config.js';

@@ -3,10 +3,10 @@
 // the sync activity reads before its windows (its max_limit bounds the REQs).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { storeMetadata } from '../../activities/metadata.js';
-import { insertRelays } from '../../activities/store.js';
-import { createSyncActivities } from '../../activities/sync.js';
-import { storedNip11 } from '../../activities/sync-records.js';
+import { storeMetadata } from '../../activities/db/metadata.js';
+import { insertRelays } from '../../activities/db/store.js';
+import { createSyncActivities } from '../../activities/synchronizer/sync.js';
+import { storedNip11 } from '../../activities/synchronizer/sync-records.js';
 import { testConfig } from '../helpers/config.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 

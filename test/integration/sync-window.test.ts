@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { insertRelays } from '../../activities/store.js';
+import { insertRelays } from '../../activities/db/store.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { RELAY_GONE, UNKNOWN_RELAY } from '../../common/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';

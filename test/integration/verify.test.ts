@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, describe, it } from 'node:test';
 import { getEventHash } from 'nostr-tools/pure';
-import { BAD_SIGNATURE, ID_MISMATCH, loadBackend, NATIVE_MODULE, OK, type Backend, type BackendName } from '../../activities/verify/backend.js';
-import { createVerifier, type Verifier } from '../../activities/verify/index.js';
-import type { NostrEvent } from '../../activities/store.js';
+import { BAD_SIGNATURE, ID_MISMATCH, loadBackend, NATIVE_MODULE, OK, type Backend, type BackendName } from '../../activities/synchronizer/verify/backend.js';
+import { createVerifier, type Verifier } from '../../activities/synchronizer/verify/index.js';
+import type { NostrEvent } from '../../activities/db/store.js';
 import { signed } from '../helpers/nostr.js';
 
 const nativeInstalled = (() => {

@@ -11,7 +11,7 @@ import { generateSecretKey } from 'nostr-tools/pure';
 import { bytesToHex } from 'nostr-tools/utils';
 import { Worker } from '@temporalio/worker';
 import { createNetworkActivities } from '../../activities/network.js';
-import { insertCandidates, insertEvents } from '../../activities/store.js';
+import { insertCandidates, insertEvents } from '../../activities/db/store.js';
 import { networkQueue, syncQueue } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';
 import { createActivities } from '../../workers/activities.js';

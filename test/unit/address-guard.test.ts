@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { describe, it } from 'node:test';
-import { BlockedAddressError, blockedAddress, guardConnection, guardedLookup, isLocalHost } from '../../activities/address-guard.js';
+import { BlockedAddressError, blockedAddress, guardConnection, guardedLookup, isLocalHost } from '../../activities/relay/address-guard.js';
 
 const BLOCKED = [
   '127.0.0.1', '127.8.9.10', '10.0.0.1', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.1.1', '100.64.0.1',

@@ -2,8 +2,8 @@
 // no NIP-11 document, a refused write's code.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contentId, stableReason } from '../../activities/metadata.js';
-import { noNip11, refusalCode } from '../../activities/network.js';
+import { contentId, stableReason } from '../../activities/db/metadata.js';
+import { noNip11, refusalCode } from '../../activities/monitor/check.js';
 
 describe('check outcomes', () => {
   it('a reason keeps why and loses the relay, its host and timings: one document for a repeated failure', () => {

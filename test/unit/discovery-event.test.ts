@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { finalizeEvent, generateSecretKey, verifyEvent } from 'nostr-tools/pure';
-import { announcementEvent, discoveryEvent, profileEvent, relayListEvent, type RelayObservation } from '../../activities/discovery-event.js';
+import { announcementEvent, discoveryEvent, profileEvent, relayListEvent, type RelayObservation } from '../../activities/monitor/discovery-event.js';
 
 const FULL: RelayObservation = {
   url: 'wss://relay.example.com',

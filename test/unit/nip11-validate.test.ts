@@ -1,7 +1,7 @@
 // NIP-11 validation: a table of documents, from a complete valid one to every kind of wrong field.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NIP11_LIMITS, nip11HttpUrl, validateNip11, type Nip11Document } from '../../activities/nip11.js';
+import { NIP11_LIMITS, nip11HttpUrl, validateNip11, type Nip11Document } from '../../activities/relay/nip11.js';
 
 const PK = 'a'.repeat(64);
 const SELF = '0123456789abcdef'.repeat(4);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Harvest, harvestEvent, harvestJson } from '../../activities/relay-hints.js';
+import { Harvest, harvestEvent, harvestJson } from '../../activities/finder/relay-hints.js';
 
 const ONION = 'oxtrdevav64z64yb7x6rjg4ntzqjhedm5b5zjqulugknhzr46ny2qbad';
 const ID = 'a'.repeat(64);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { MonitorActivities, MonitorRelaySettings, MonitorSettings, PublishResult } from '../../activities/monitor.js';
+import type { MonitorActivities, MonitorRelaySettings, MonitorSettings, PublishResult } from '../../activities/monitor/monitor.js';
 import type { NetworkActivities } from '../../activities/network.js';
 import type { CoordinatorStatus, MonitorRelayStatus, MonitorSummary } from '../../common/index.js';
 import { coordinatorStatus, monitor, monitorRelay, monitorRelayStatus } from '../../workflows/index.js';

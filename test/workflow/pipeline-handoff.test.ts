@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { insertCandidates, insertEvents } from '../../activities/store.js';
+import { insertCandidates, insertEvents } from '../../activities/db/store.js';
 import { networkQueue, syncQueue, UNKNOWN_RELAY, type CoordinatorStatus, type MonitorSummary, type ValidationRecord, type ProbeOutcome, type SpanQuery, type SpanResult } from '../../common/index.js';
 import { createActivities } from '../../workers/activities.js';
 import { coordinatorStatus, finder, monitor, synchronizer, validator } from '../../workflows/index.js';

@@ -6,7 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createSeederActivities } from '../../activities/seeder.js';
+import { createSeederActivities } from '../../activities/seeder/seeder.js';
 import { seeder } from '../../workflows/index.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig, writeSeedFile } from '../helpers/config.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { syncSpan } from '../../activities/sync-span.js';
+import { syncSpan } from '../../activities/synchronizer/sync-span.js';
 import { syncQueue, type SpanQuery, type SpanResult, type SyncSettings, type SyncStatus } from '../../common/index.js';
 import { syncRelay, syncStatus } from '../../workflows/index.js';
 import { simEvents, simulatedRelay } from '../helpers/simulated-relay.js';

@@ -5,7 +5,7 @@ import { beforeEach, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { NetworkActivities } from '../../activities/network.js';
-import { insertCandidates, insertRelays } from '../../activities/store.js';
+import { insertCandidates, insertRelays } from '../../activities/db/store.js';
 import type { CoordinatorStatus, MonitorRelayStatus, MonitorSummary, Network, ProbeOutcome } from '../../common/index.js';
 import { createActivities } from '../../workers/activities.js';
 import { coordinatorStatus, monitor, monitorRelayStatus, validator } from '../../workflows/index.js';

@@ -2,7 +2,7 @@
 // thread or on a pool of worker threads (BIGBROTR_VERIFY_THREADS: 0 = the calling thread; unset =
 // the default below). The fastest verifier that loads is used (backend.ts), said once in the log.
 import { availableParallelism } from 'node:os';
-import type { NostrEvent } from '../store.js';
+import type { NostrEvent } from '../../db/store.js';
 import { loadBackend, type BackendName } from './backend.js';
 import { VerifierPool } from './pool.js';
 

@@ -1,10 +1,11 @@
-// The Synchronizer's effects on the base queue: its settings for the workflows (which cannot read
+// The Synchronizer's effects on the base queue (workflows/sync.ts calls them; a relay's windows:
+// windows.ts): its settings for the workflows (which cannot read
 // the config), and the coordinator's look at the relays' sync workflows through the worker's
 // Temporal client (which workflows run, which a person stopped, stopping them all).
-import { parseRelayUrl, type CoordinatorSettings, type SyncSettings } from '../common/index.js';
-import { cancelRelayWorkflows, relayWorkflowPage, type RelayWorkflowRow } from './relay-workflows.js';
-import type { ActivityDeps } from './seeder.js';
-import { reachableNetworks, type PageQuery } from './validator.js';
+import { parseRelayUrl, type CoordinatorSettings, type SyncSettings } from '../../common/index.js';
+import { cancelRelayWorkflows, relayWorkflowPage, type RelayWorkflowRow } from '../shared/relay-workflows.js';
+import type { ActivityDeps } from '../shared/deps.js';
+import { reachableNetworks, type PageQuery } from '../shared/pages.js';
 
 export const syncWorkflowId = (url: string) => `sync/${url}`;
 

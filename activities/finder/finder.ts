@@ -1,13 +1,13 @@
-// The Finder's effects: scan a page of the archive for relay URLs, ask one relay-list API, and
+// The Finder's effects (workflows/finder.ts calls them): scan a page of the archive for relay URLs, ask one relay-list API, and
 // store what they find as candidates. Each call returns counts and a cursor, never the data.
 import { log } from '@temporalio/activity';
-import type { ApiOutcome, EventCursor, FinderSettings, ScanPage } from '../common/index.js';
-import { isLocalHost } from './address-guard.js';
-import { httpGet } from './http-get.js';
+import type { ApiOutcome, EventCursor, FinderSettings, ScanPage } from '../../common/index.js';
+import { isLocalHost } from '../relay/address-guard.js';
+import { httpGet } from '../relay/http-get.js';
 import { harvestEvent, harvestJson, Harvest } from './relay-hints.js';
-import type { ActivityDeps } from './seeder.js';
-import { insertCandidates } from './store.js';
-import { COORDINATOR, temporalClient, wakeCoordinator } from './validator.js';
+import type { ActivityDeps } from '../shared/deps.js';
+import { insertCandidates } from '../db/store.js';
+import { COORDINATOR, temporalClient, wakeCoordinator } from '../shared/handoff.js';
 
 const CHUNK_ROWS = 1000;
 const CHUNK_BYTES = 8 * 1024 * 1024;

@@ -14,7 +14,7 @@
 // 'local'): it is asked here, not repeated.
 import dns from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import { parseRelayUrl } from '../common/relay-url.js';
+import { parseRelayUrl } from '../../common/relay-url.js';
 
 export interface AddressGuard {
   /** relay_url.allow_local: true turns every check off (tests run their relays on 127.0.0.1). */

@@ -5,9 +5,9 @@
 // what the archive has, and one more, only if some are new, to store them with their links.
 // New events are verified by the process's verifier (verify/: native libsecp256k1 when it is
 // installed, else wasm; on worker threads or on this one).
-import { countReason, type EventCounts } from '../common/index.js';
-import type { Db } from './db.js';
-import { byteaHex, EVENT_INSERT, eventColumns, shapeProblem, type NostrEvent } from './store.js';
+import { countReason, type EventCounts } from '../../common/index.js';
+import type { Db } from '../db/db.js';
+import { byteaHex, EVENT_INSERT, eventColumns, shapeProblem, type NostrEvent } from '../db/store.js';
 import { eventId, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
 
 export interface ArchiveResult extends EventCounts {

@@ -1,6 +1,6 @@
 // Set-based writes shared by the services: each call validates its rows, drops the bad ones with
 // a reason, and sends the rest to PostgreSQL in one round trip.
-import { parseRelayUrl, type Network, type RelayUrlOptions } from '../common/index.js';
+import { parseRelayUrl, type Network, type RelayUrlOptions } from '../../common/index.js';
 import type { Db } from './db.js';
 
 export interface Rejected {

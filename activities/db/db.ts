@@ -2,6 +2,9 @@ import pg from 'pg';
 
 export type Db = pg.Pool;
 
+/** PostgreSQL's SQLSTATE for a foreign key violation. */
+export const FOREIGN_KEY_VIOLATION = '23503';
+
 /** The process's one connection pool; `application_name` shows who holds a connection in pg_stat_activity. */
 export function createPool(connectionString: string, options: { max?: number; name?: string } = {}): Db {
   const pool = new pg.Pool({

@@ -6,7 +6,7 @@
 // 10002, `relay` tags of kind 30002 relay sets, the `d` tag of kind 30166 relay discovery events,
 // and relay hints in `e`, `p`, `a`, `q` tags wherever they stand; the keys of kind 3's content
 // (the old JSON relay map); the content of kind 2 (recommend relay).
-import { countReason, parseRelayUrl, type Network, type RelayUrlOptions } from '../common/index.js';
+import { countReason, parseRelayUrl, type Network, type RelayUrlOptions } from '../../common/index.js';
 
 /** Tags whose first value is meant to be a relay URL: if it is not one, it is counted as invalid. */
 const RELAY_TAGS = new Set(['r', 'relay', 'relays']);

@@ -2,7 +2,7 @@
 // thread with the least work queued, and the verdicts come back in the batch's order. A thread
 // that dies fails its chunks (the activity is retried) and is replaced at the next batch.
 import { Worker } from 'node:worker_threads';
-import type { NostrEvent } from '../store.js';
+import type { NostrEvent } from '../../db/store.js';
 import type { BackendName } from './backend.js';
 import type { Job, Reply } from './thread.js';
 

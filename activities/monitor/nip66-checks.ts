@@ -8,7 +8,7 @@ import { Resolver } from 'node:dns/promises';
 import { stat } from 'node:fs/promises';
 import { isIP, isIPv4 } from 'node:net';
 import tls from 'node:tls';
-import { BlockedAddressError, guardConnection, type AddressGuard } from './address-guard.js';
+import { BlockedAddressError, guardConnection, type AddressGuard } from '../relay/address-guard.js';
 import { open as openMmdb, type AsnResponse, type CityResponse, type Reader } from 'maxmind';
 
 export interface CheckFailure<C extends string> {

@@ -5,7 +5,7 @@
 // hash and signature together: native ~15,000 events/s, wasm ~2,700/s, pure JS ~580/s.
 import { hash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { NostrEvent } from '../store.js';
+import type { NostrEvent } from '../../db/store.js';
 
 /** One event's verdict; numbers, so a batch's verdicts travel between threads as one Uint8Array. */
 export const OK = 0;

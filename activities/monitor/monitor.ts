@@ -1,15 +1,18 @@
-// The Monitor's effects on the base queue: page through the relays, and publish what the checks
-// stored as NIP-66 events signed with the monitor's key.
+// The Monitor's effects on the base queue (workflows/monitor.ts calls them; a relay's check:
+// check.ts): its settings, the relays whose workflows the coordinator starts, each relay's ladder
+// position into SQL, and what the checks stored published as NIP-66 events signed with the
+// monitor's key.
 import { log } from '@temporalio/activity';
 import { finalizeEvent } from 'nostr-tools/pure';
 import { hexToBytes } from 'nostr-tools/utils';
 import type { EventTemplate } from 'nostr-tools';
-import type { Backoff, CoordinatorSettings, Network } from '../common/index.js';
+import type { Backoff, CoordinatorSettings, Network } from '../../common/index.js';
 import { announcementEvent, discoveryEvent, profileEvent, relayListEvent, type RelayObservation } from './discovery-event.js';
-import { openRelay, RelayError, type RelayConnection } from './relay-socket.js';
-import { cancelRelayWorkflows, relayWorkflowPage, type RelayWorkflowRow } from './relay-workflows.js';
-import type { ActivityDeps } from './seeder.js';
-import { monitorChecks, monitorWorkflowId, pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
+import { openRelay, RelayError, type RelayConnection } from '../relay/relay-socket.js';
+import { cancelRelayWorkflows, relayWorkflowPage, type RelayWorkflowRow } from '../shared/relay-workflows.js';
+import type { ActivityDeps } from '../shared/deps.js';
+import { monitorChecks, monitorWorkflowId } from '../shared/handoff.js';
+import { pageByUrl, reachableNetworks, type PageQuery } from '../shared/pages.js';
 
 export interface MonitorSettings extends CoordinatorSettings {
   checks: string[];

@@ -3,10 +3,10 @@
 // client, and stopping them all when the coordinator is cancelled.
 import { getClient, heartbeat, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { inPool, type Network, type RelayWorkflowAction } from '../common/index.js';
-import type { Db } from './db.js';
-import { pageByUrl, reachableNetworks, type PageQuery } from './validator.js';
-import type { Config } from '../workers/config.js';
+import { inPool, type Network, type RelayWorkflowAction } from '../../common/index.js';
+import type { Db } from '../db/db.js';
+import { pageByUrl, reachableNetworks, type PageQuery } from './pages.js';
+import type { Config } from '../../common/config.js';
 
 /** Temporal calls at once when a coordinator looks at a page of relays' workflows. */
 const LOOKUPS_IN_FLIGHT = 20;

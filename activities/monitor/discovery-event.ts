@@ -5,7 +5,7 @@
 // kept in relay_check and read through the relay_uptime view, and no tag is invented for them. A
 // relay whose open succeeded and whose read failed still gets its rtt-open.
 import type { EventTemplate } from 'nostr-tools';
-import type { Network } from '../common/index.js';
+import type { Network } from '../../common/index.js';
 
 export const DISCOVERY_KIND = 30166;
 export const ANNOUNCEMENT_KIND = 10166;

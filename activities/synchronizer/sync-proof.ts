@@ -23,7 +23,7 @@
 //
 // The reader (`ProofReader`) does the I/O: sync-window.ts over a relay connection, and the
 // workflow tests over a simulated relay.
-import type { RelayKnowledge } from '../common/index.js';
+import type { RelayKnowledge } from '../../common/index.js';
 
 /** One event of an answer, as the proof needs it (the events themselves go to the archive as they come). */
 export interface Got {

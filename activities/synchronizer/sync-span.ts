@@ -17,7 +17,7 @@
 // activity the progress rides on its heartbeats, so a retried attempt (a worker killed, a relay
 // that dropped the connection) resumes after the last complete window, not at the span's start.
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
-import { addEventCounts, UNKNOWN_RELAY, type RelayKnowledge, type SpanQuery, type SpanResult, type WindowResult } from '../common/index.js';
+import { addEventCounts, UNKNOWN_RELAY, type RelayKnowledge, type SpanQuery, type SpanResult, type WindowResult } from '../../common/index.js';
 import { AUDIT_EVERY, proveWindow, RelayRefused, retrySecond, type Gap, type ProofReader } from './sync-proof.js';
 import { emptyWindow, NEGENTROPY_TARGET, type WindowQuery } from './sync-window.js';
 

@@ -1,8 +1,8 @@
 // What the Synchronizer keeps in the database besides events and links: the gaps it could not
 // fill (sync_gap) and the relays that refuse to be read (sync_refusal), both for analysts to query
 // and for the sync to find again; and the relay's latest stored NIP-11, read before its windows.
-import type { Db } from './db.js';
-import type { Nip11Document } from './nip11.js';
+import type { Db } from '../db/db.js';
+import type { Nip11Document } from '../relay/nip11.js';
 import type { Gap } from './sync-proof.js';
 
 const now = () => Math.floor(Date.now() / 1000);

@@ -1,4 +1,5 @@
-// The Seeder's effects: check the schema, load the seed file into candidates in batches.
+// The Seeder's effects (workflows/seeder.ts calls them): check the schema, load the seed file into
+// candidates in batches.
 //
 // The file name comes from a workflow input, which anyone with the Web UI can type, and the report
 // goes back to that Web UI: so the file must be a regular file inside the seed folder (symlinks
@@ -9,11 +10,11 @@ import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { BAD_INPUT, countReason, parseRelayUrl, type SchemaCheck, type SeederInput, type SeedReport } from '../common/index.js';
-import type { Config } from '../workers/config.js';
-import type { Db } from './db.js';
-import { missingSchema } from './migrate.js';
-import { insertCandidates, type CandidateRow } from './store.js';
+import { BAD_INPUT, countReason, parseRelayUrl, type SchemaCheck, type SeederInput, type SeedReport } from '../../common/index.js';
+import type { Config } from '../../common/config.js';
+import type { Db } from '../db/db.js';
+import { missingSchema } from '../db/migrate.js';
+import { insertCandidates, type CandidateRow } from '../db/store.js';
 
 export interface ActivityDeps {
   db: Db;

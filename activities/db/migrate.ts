@@ -7,9 +7,8 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from './db.js';
 
-export const SQL_DIR = fileURLToPath(new URL('../sql/', import.meta.url));
-export const DEPLOYMENTS = ['bigbrotr', 'lilbrotr'] as const;
-export type Deployment = (typeof DEPLOYMENTS)[number];
+export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+import type { Deployment } from '../../common/config.js';
 
 // Any constant will do, as long as nothing else in the database uses it: "bbmigrat" in ASCII.
 const MIGRATION_LOCK = 0x62626d6967726174n;

@@ -6,12 +6,12 @@
 // Negentropy (NIP-77) reconciles the window's ids with the relay's, then links the events the
 // archive has from other relays and fetches only the rest by id: complete however many events the
 // window holds. Every event fetched goes through archiveEvents, which verifies it.
-import { addEventCounts, countReason, type WindowResult } from '../common/index.js';
+import { addEventCounts, countReason, type WindowResult } from '../../common/index.js';
 import { archiveEvents } from './archive.js';
-import type { Db } from './db.js';
-import { byteaHex } from './store.js';
-import { reconcile, type IdRecord, type Reconciliation } from './negentropy.js';
-import { authenticate, RelayError, type RelayConnection } from './relay-socket.js';
+import type { Db } from '../db/db.js';
+import { byteaHex } from '../db/store.js';
+import { reconcile, type IdRecord, type Reconciliation } from '../relay/negentropy.js';
+import { authenticate, RelayError, type RelayConnection } from '../relay/relay-socket.js';
 import { RelayRefused, type Answer, type Got, type ProofReader, type ReqFilter } from './sync-proof.js';
 
 export interface WindowQuery {
