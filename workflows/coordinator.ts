@@ -3,6 +3,9 @@
 // every page with its cursor, so its history stays bounded however long the table is; after the
 // last page it sleeps, then starts the next pass from the first row.
 import {
+  ChildWorkflowCancellationType,
+  ParentClosePolicy,
+  startChild,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -13,6 +16,7 @@ import {
   patched,
   setHandler,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { countReason, inPool, type CoordinatorInput, type CoordinatorPass, type CoordinatorSettings, type CoordinatorStatus, type Network } from '../common/index.js';
 
 export const coordinatorStatus = defineQuery<CoordinatorStatus>('status');
@@ -121,4 +125,25 @@ export async function coordinate<R extends Row>(c: Coordinator<R>, input: Coordi
   await condition(allHandlersFinished);
   const { carry: _, ...rest } = input;
   return continueAsNew<typeof self>({ ...rest, cursor: status.cursor, cycle: status.cycle, carry: { ...input.carry, current: status.current, last: status.last } });
+}
+
+/**
+ * Starts one relay's long-lived workflow (the Monitor's, the Synchronizer's) for a coordinator: it
+ * goes on when the coordinator's run continues as new (abandoned), and a cancel of the coordinator
+ * reaches it through the coordinator's stop activity. Started meanwhile (another coordinator run,
+ * the Validator's hand-off, a person): it runs.
+ */
+export async function startRelayWorkflow(workflow: (input: { url: string; network: Network }) => Promise<unknown>, workflowId: string, row: Row): Promise<{ outcome: string }> {
+  try {
+    await startChild(workflow, {
+      workflowId,
+      args: [{ url: row.url, network: row.network }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
+    });
+    return { outcome: 'started' };
+  } catch (err) {
+    if (!isCancellation(err) && err instanceof WorkflowExecutionAlreadyStartedError) return { outcome: 'running' };
+    throw err;
+  }
 }

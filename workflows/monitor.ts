@@ -14,18 +14,15 @@ import {
   ActivityFailure,
   allHandlersFinished,
   CancellationScope,
-  ChildWorkflowCancellationType,
   condition,
   continueAsNew,
   defineQuery,
   executeChild,
   isCancellation,
   log,
-  ParentClosePolicy,
   patched,
   proxyActivities,
   setHandler,
-  startChild,
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -37,7 +34,7 @@ import {
   type MonitorCheck, type MonitorRelayStatus, type MonitorSummary, type Network,
 } from '../common/index.js';
 import type { RelayWorkflowRow } from '../activities/shared/relay-workflows.js';
-import { coordinate, runNow, type Row } from './coordinator.js';
+import { coordinate, runNow, startRelayWorkflow, type Row } from './coordinator.js';
 
 export const monitorRelayStatus = defineQuery<MonitorRelayStatus>('status');
 
@@ -69,23 +66,9 @@ export async function monitor(raw: unknown = {}): Promise<void> {
         async onPassStart() {
           if (publish) await db.publishAnnouncement();
         },
-        async child({ url, network, action }) {
-          if (action !== 'start') return { outcome: action };
-          try {
-            await startChild(monitorRelay, {
-              workflowId: `monitor/${url}`,
-              args: [{ url, network }],
-              // Long-lived: it goes on when this run continues as new; a cancel of the coordinator
-              // reaches it through stopMonitors.
-              parentClosePolicy: ParentClosePolicy.ABANDON,
-              cancellationType: ChildWorkflowCancellationType.ABANDON,
-            });
-            return { outcome: 'started' };
-          } catch (err) {
-            // Started since the page was read (by the Validator, for a promoted relay, or a person).
-            if (!isCancellation(err) && err instanceof WorkflowExecutionAlreadyStartedError) return { outcome: 'running' };
-            throw err;
-          }
+        async child(row) {
+          if (row.action !== 'start') return { outcome: row.action };
+          return startRelayWorkflow(monitorRelay, `monitor/${row.url}`, row);
         },
       },
       { ...input, carry: { ...input.carry, runningSince } },

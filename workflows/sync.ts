@@ -18,26 +18,22 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  ChildWorkflowCancellationType,
   condition,
   allHandlersFinished,
   continueAsNew,
   defineQuery,
   isCancellation,
   log,
-  ParentClosePolicy,
   proxyActivities,
   setHandler,
-  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
 import type { SyncActivities, SyncRow } from '../activities/synchronizer/sync.js';
 import {
   addReasons, coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, UNKNOWN_RELAY, type SpanResult, type SyncStatus,
 } from '../common/index.js';
-import { coordinate, runNow } from './coordinator.js';
+import { coordinate, runNow, startRelayWorkflow } from './coordinator.js';
 
 export const syncStatus = defineQuery<SyncStatus>('status');
 
@@ -53,23 +49,9 @@ export async function synchronizer(raw: unknown = {}): Promise<void> {
         name: 'synchronizer',
         settings: () => db.synchronizerSettings(),
         page: (q) => db.syncPage({ ...q, runningSince }),
-        async child({ url, network, action }) {
-          if (action !== 'start') return { outcome: action };
-          try {
-            await startChild(syncRelay, {
-              workflowId: `sync/${url}`,
-              args: [{ url, network }],
-              // Long-lived: it goes on when this run continues as new; a cancel of the coordinator
-              // reaches it through stopSyncs.
-              parentClosePolicy: ParentClosePolicy.ABANDON,
-              cancellationType: ChildWorkflowCancellationType.ABANDON,
-            });
-            return { outcome: 'started' };
-          } catch (err) {
-            // Started since the page was read (by another coordinator run or a person): it runs.
-            if (!isCancellation(err) && err instanceof WorkflowExecutionAlreadyStartedError) return { outcome: 'running' };
-            throw err;
-          }
+        async child(row) {
+          if (row.action !== 'start') return { outcome: row.action };
+          return startRelayWorkflow(syncRelay, `sync/${row.url}`, row);
         },
       },
       { ...input, carry: { ...input.carry, runningSince } },
