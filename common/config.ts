@@ -149,6 +149,44 @@ export const configSchema = z.strictObject({
       private_key: z.string().regex(/^([0-9a-f]{64})?$/, 'expected 64 lower-case hex characters (a secret key), or ""').default(''),
     })
     .prefault({}),
+  refresher: z
+    .strictObject({
+      /** How often the Temporal Schedule `refresher` starts the Refresher (pausable in the Web UI's Schedules page). */
+      interval: interval(MINUTE).default(15 * MINUTE),
+      /** One target's deadline per attempt (a full build of a large archive is the long case). */
+      timeout: durationAtLeast(SECOND, 'a refresh takes at least that').default(60 * MINUTE),
+      /** Attempts per target and refresh; a target that fails them all is reported and the rest go on. */
+      attempts: z.number().int().min(1).max(100).default(3),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      /** 0: any free port (printed at start). */
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** A role that can only read (README); empty: database.url, reading as role bigbrotr_reader. */
+      database_url: z.string().regex(/^((postgres|postgresql):\/\/\S*|socket:\S+)?$/, 'expected a URL like postgres://reader:password@host:5432/db, or ""').default(''),
+      pool_max: z.number().int().min(1).max(100).default(10),
+      /** Requests per minute per client address. */
+      rate_limit: z.number().int().min(1).max(1_000_000).default(600),
+      /** Origins allowed to call it from a browser; empty: CORS off (no Access-Control-* headers). */
+      cors_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin like https://example.org')).default([]),
+      /** Each query's deadline in the database. */
+      statement_timeout: timeout.default(10 * SECOND),
+    })
+    .prefault({}),
+  dvm: z
+    .strictObject({
+      /** Answer NIP-90 job requests: needs relays and a private key. */
+      enabled: z.boolean().default(false),
+      relays: z.array(z.string()).default([]),
+      /** The job request kind (5000-5999); results are kind + 1000. */
+      kind: z.number().int().min(5000).max(5999).default(5050),
+      private_key: z.string().regex(/^([0-9a-f]{64})?$/, 'expected 64 lower-case hex characters (a secret key), or ""').default(''),
+      name: z.string().default('BigBrotr'),
+      about: z.string().default('Relay lists, relay health and archived Nostr events from a BigBrotr archive'),
+    })
+    .prefault({}),
   finder: z.strictObject({
     interval: interval(MINUTE).default(3_600_000),
     page_size: z.number().int().min(1).max(100_000).default(5000),

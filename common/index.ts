@@ -6,5 +6,6 @@ export * from './errors.js';
 export * from './inputs.js';
 export * from './networks.js';
 export * from './pool.js';
+export * from './refresher.js';
 export * from './relay-url.js';
 export * from './types.js';

@@ -2,6 +2,7 @@
 import type { Db } from '../activities/db/db.js';
 import { createFinderActivities } from '../activities/finder/finder.js';
 import { createMonitorActivities } from '../activities/monitor/monitor.js';
+import { createRefresherActivities } from '../activities/refresher/refresher.js';
 import { createSeederActivities } from '../activities/seeder/seeder.js';
 import { createSyncActivities } from '../activities/synchronizer/sync.js';
 import { createValidatorActivities } from '../activities/validator/validator.js';
@@ -14,5 +15,6 @@ export function createActivities(deps: { db: Db; config: Config }) {
     ...createValidatorActivities(deps),
     ...createMonitorActivities(deps),
     ...createSyncActivities(deps),
+    ...createRefresherActivities(deps),
   };
 }

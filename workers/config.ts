@@ -57,6 +57,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
     node[path.at(-1) as string] = value;
   };
   if (env.DATABASE_URL) set(['database', 'url'], env.DATABASE_URL);
+  if (env.API_DATABASE_URL) set(['api', 'database_url'], env.API_DATABASE_URL);
   if (env.TEMPORAL_ADDRESS) set(['temporal', 'address'], env.TEMPORAL_ADDRESS);
   if (env.TEMPORAL_NAMESPACE) set(['temporal', 'namespace'], env.TEMPORAL_NAMESPACE);
   for (const [name, value] of Object.entries(env)) {

@@ -1,6 +1,7 @@
 // Starts the pipeline's workflows with fixed IDs, leaving alone any that already run.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from './config.js';
+import { ensureRefresherSchedule, REFRESHER_SCHEDULE, type ScheduleOutcome } from './schedules.js';
 
 export interface PipelineStep {
   workflowId: string;
@@ -18,7 +19,7 @@ export const PIPELINE: PipelineStep[] = [
   { workflowId: 'synchronizer', workflowType: 'synchronizer', oneShot: false },
 ];
 
-export type StepOutcome = 'started' | 'already running' | 'already completed' | 'completed' | `failed: ${string}`;
+export type StepOutcome = 'started' | 'already running' | 'already completed' | 'completed' | `failed: ${string}` | ScheduleOutcome;
 
 export async function startPipeline(client: Client, config: Config, steps = PIPELINE): Promise<Record<string, StepOutcome>> {
   const out: Record<string, StepOutcome> = {};
@@ -62,5 +63,7 @@ export async function startPipeline(client: Client, config: Config, steps = PIPE
         if (!(err instanceof WorkflowNotFoundError)) throw err; // ended meanwhile: its next start reads them
       });
   }
+  // The read side: the Schedule that keeps the analytics tables current.
+  out[`${REFRESHER_SCHEDULE} (schedule)`] = await ensureRefresherSchedule(client, config);
   return out;
 }
