@@ -1,6 +1,8 @@
 // `npm run record-histories`: runs each workflow for real (Temporal dev server, real PostgreSQL,
 // real activities) and saves its history under test/replay/histories/, which the replay test
-// replays on every CI run. Re-record when a workflow changes on purpose (see README).
+// replays on every CI run. Re-record when a workflow changes on purpose (see README). Names given
+// (`npm run record-histories -- refresher`) write only those histories: the others keep the
+// versions they were recorded with, which running deployments may still hold.
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +26,7 @@ import { signed } from '../helpers/nostr.js';
 import { workflowBundle } from '../helpers/temporal.js';
 
 const OUT = new URL('./histories/', import.meta.url).pathname;
+const only = process.argv.slice(2);
 const server = await databaseServer();
 const t = await freshDatabase();
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -68,6 +71,7 @@ try {
     return (await h.describe()).runId;
   };
   const save = async (name: string, workflowId: string, runId?: string) => {
+    if (only.length && !only.includes(name)) return;
     const path = join(OUT, `${name}.json`);
     writeFileSync(path, historyToJSON(await env.client.workflow.getHandle(workflowId, runId).fetchHistory()));
     console.log(`recorded ${path}`);
@@ -133,6 +137,10 @@ try {
     await save('synchronizer-cancelled', 'synchronizer', await cancel('synchronizer'));
     await done(`sync/${relay.url}`);
     await save('sync-relay-cancelled', `sync/${relay.url}`);
+
+    // Refresher: what the Schedule starts, on the archive the runs above made (a full build).
+    await env.client.workflow.execute('refresher', { taskQueue, workflowId: 'refresher', args: [{}] });
+    await save('refresher', 'refresher');
   })));
 } finally {
   for (const c of cleanups) await c();
