@@ -1,5 +1,6 @@
 // Every activity the worker serves, built once over the process's dependencies.
 import type { Db } from '../activities/db/db.js';
+import { createDvmActivities } from '../activities/dvm/dvm.js';
 import { createFinderActivities } from '../activities/finder/finder.js';
 import { createMonitorActivities } from '../activities/monitor/monitor.js';
 import { createRefresherActivities } from '../activities/refresher/refresher.js';
@@ -15,6 +16,7 @@ export function createActivities(deps: { db: Db; config: Config }) {
     ...createValidatorActivities(deps),
     ...createMonitorActivities(deps),
     ...createSyncActivities(deps),
+    ...createDvmActivities(deps), // its read-only pool is made at its first job (dvm.enabled)
     ...createRefresherActivities(deps),
   };
 }

@@ -8,6 +8,8 @@ export interface PipelineStep {
   workflowType: string;
   /** One-shot: run again only if the last run failed. Endless loops: start unless one runs. */
   oneShot: boolean;
+  /** Started only when the config says so (the DVM: dvm.enabled); otherwise left out of the outcomes. */
+  when?: (config: Config) => boolean;
 }
 
 // In order: each service feeds the next.
@@ -17,6 +19,7 @@ export const PIPELINE: PipelineStep[] = [
   { workflowId: 'validator', workflowType: 'validator', oneShot: false },
   { workflowId: 'monitor', workflowType: 'monitor', oneShot: false },
   { workflowId: 'synchronizer', workflowType: 'synchronizer', oneShot: false },
+  { workflowId: 'dvm', workflowType: 'dvm', oneShot: false, when: (config) => config.dvm.enabled },
 ];
 
 export type StepOutcome = 'started' | 'already running' | 'already completed' | 'completed' | `failed: ${string}` | ScheduleOutcome;
@@ -24,6 +27,7 @@ export type StepOutcome = 'started' | 'already running' | 'already completed' | 
 export async function startPipeline(client: Client, config: Config, steps = PIPELINE): Promise<Record<string, StepOutcome>> {
   const out: Record<string, StepOutcome> = {};
   for (const step of steps) {
+    if (step.when && !step.when(config)) continue;
     const status = await client.workflow
       .getHandle(step.workflowId)
       .describe()

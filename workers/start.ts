@@ -7,6 +7,8 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { redactUrl } from '../activities/db/db.js';
+import { startApiServer } from '../api/server.js';
+import { connectReader } from '../read/index.js';
 import { loadConfig, PROJECT_DIR } from './config.js';
 import { assertPortFree, startEmbeddedPostgres } from './embedded-postgres.js';
 import { StartupError } from './errors.js';
@@ -56,6 +58,8 @@ runMain(async () => {
     failNow();
   };
 
+  // Before anything starts: a taken API port stops start-up with what to do, not half a stack later.
+  if (config.api.port !== 0) await assertPortFree(config.api.port, 'HTTP API', 'BIGBROTR__api__port (config api.port; 0: any free port)');
   const temporalDb = join(dataDir, 'temporal.db');
   const record = await takeOverDataFolder(dataDir, temporalDb, say);
   try {
@@ -111,6 +115,12 @@ runMain(async () => {
     const running = runWorkers(workers);
     const outcomes = await startPipeline(client, config);
     for (const [id, outcome] of Object.entries(outcomes)) say(`workflow ${id}: ${outcome}`);
+    // The read side: the HTTP API on the same database, reading as the read-only role.
+    const reader = await connectReader({ ...config, database: { ...config.database, url: dbUrl } });
+    cleanups.push(() => reader.end());
+    const api = await startApiServer({ config, db: reader, log: say });
+    cleanups.push(() => api.close());
+    say(`API: ${api.url}/v1 (docs: ${api.url}/docs)`);
     say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     say(`Web UI: ${webUi}/namespaces/${config.temporal.namespace}/workflows`);
     say('Ctrl-C stops everything; the next `npm start` resumes where this one stopped');

@@ -6,3 +6,4 @@ export { seeder } from './seeder.js';
 export { synchronizer, syncRelay, syncStatus } from './sync.js';
 export { coordinatorStatus, runNow as coordinatorRunNow } from './coordinator.js';
 export { validateCandidate, validator } from './validator.js';
+export { dvm, dvmJob, dvmStatus } from './dvm.js';

@@ -42,6 +42,13 @@ export async function refreshTarget(db: Db, target: AnalyticsTarget, full = fals
   }
 }
 
+/** Every target of the deployment in order, as the Refresher runs them (benchmarks and tests); rows per target. */
+export async function refreshAll(db: Db, deployment: string, full = false): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const target of deploymentTargets(deployment)) out[target] = (await refreshTarget(db, target, full)).rows;
+  return out;
+}
+
 export async function pruneAnalyticsQueues(db: Db): Promise<number> {
   const { rows } = await db.query<{ n: string }>('SELECT analytics_prune() AS n');
   return Number(rows[0]!.n);

@@ -94,6 +94,7 @@ describe('npm start', () => {
       BIGBROTR__relay_url__allow_local: 'true',
       BIGBROTR__seeder__dir: seedDir,
       BIGBROTR__synchronizer__start: String(now - 2 * 86_400),
+      BIGBROTR__api__port: '0',
     };
     delete env.DATABASE_URL; // the embedded default, as on a fresh laptop
     delete env.TEMPORAL_ADDRESS;
@@ -141,6 +142,22 @@ describe('npm start', () => {
         const validated = await onDatabase<{ n: string }>(first.output(), 'SELECT count(*) AS n FROM relay WHERE url = $1', [relay.url]);
         assert.equal(Number(validated[0]?.n), 1, 'the Validator promoted the seeded relay');
         assert.equal(Number((await onDatabase<{ n: string }>(first.output(), 'SELECT count(*) AS n FROM event'))[0]?.n), notes.length);
+
+        // The read side: the Refresher's Schedule exists, and a refresh it runs shows the relay
+        // and its events through the API, whose docs page is served.
+        assert.match(first.output(), /workflow refresher \(schedule\): schedule created/);
+        const api = first.output().match(/API: (http:\S+)\/v1 /)?.[1];
+        assert.ok(api, 'the launcher prints the API address');
+        assert.equal((await fetch(`${api}/docs`)).status, 200, 'the docs page answers');
+        await client.schedule.getHandle('refresher').trigger();
+        const apiDeadline = Date.now() + 60_000;
+        for (;;) {
+          const r = await fetch(`${api}/v1/relays/${encodeURIComponent(relay.url)}`);
+          const body = r.status === 200 ? ((await r.json()) as { sync?: { events?: number } }) : undefined;
+          if (body?.sync?.events === notes.length) break;
+          assert.ok(Date.now() < apiDeadline, `the API to show ${relay.url} with its ${notes.length} events after a refresh: ${r.status} ${JSON.stringify(body)}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
       } finally {
         await connection.close();
       }
@@ -155,6 +172,7 @@ describe('npm start', () => {
       assert.match(second.output(), /workflow seeder: already completed/);
       assert.match(second.output(), /workflow finder: already running/);
       assert.match(second.output(), /workflow monitor: already running/);
+      assert.match(second.output(), /workflow refresher \(schedule\): schedule unchanged/);
       // ...and the candidates are still there (the embedded server's data folder).
       assert.ok((await candidates(second.output())) > 7000);
       assert.doesNotMatch(second.output(), /creating a PostgreSQL cluster/);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { deploymentTargets, pruneAnalyticsQueues, refreshTarget } from '../../activities/refresher/refresher.js';
+import { deploymentTargets, pruneAnalyticsQueues, refreshAll, refreshTarget } from '../../activities/refresher/refresher.js';
 import type { Db } from '../../activities/db/db.js';
 import type { Deployment } from '../../common/config.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
@@ -44,12 +44,6 @@ async function insertEvents(db: Db | { query: Db['query'] }, events: Ev[], relay
 
 async function link(db: Db | { query: Db['query'] }, events: Ev[], relay: string, seenAt = T0 + 10 * DAY) {
   await db.query('SELECT event_relay_link($1::bytea[], $2::text, $3::bigint)', [events.map((e) => e.id), relay, seenAt]);
-}
-
-async function refreshAll(db: Db, deployment: Deployment, full = false) {
-  const out: Record<string, number> = {};
-  for (const t of deploymentTargets(deployment)) out[t] = (await refreshTarget(db, t, full)).rows;
-  return out;
 }
 
 /** Every analytics table's rows in a stable order (relay_summary without its refresh time and sync lag, which follow the clock). */

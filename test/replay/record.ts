@@ -9,11 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { generateSecretKey } from 'nostr-tools/pure';
+import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { bytesToHex } from 'nostr-tools/utils';
 import { Worker } from '@temporalio/worker';
 import { createNetworkActivities } from '../../activities/network.js';
 import { insertCandidates, insertEvents } from '../../activities/db/store.js';
+import { openRelay } from '../../activities/relay/relay-socket.js';
 import { networkQueue, syncQueue } from '../../common/index.js';
 import type { Config } from '../../workers/config.js';
 import { createActivities } from '../../workers/activities.js';
@@ -33,6 +34,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 const env = await TestWorkflowEnvironment.createLocal({ server: { executable: temporalExecutable('cli') } });
 try {
   const base = testConfig(t.url);
+  const dvmKey = generateSecretKey();
   // A local API source (this process's HTTP server) so the recorded Finder asks one too.
   const api = createServer((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('["wss://relay.e.example"]'));
   await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
@@ -48,6 +50,7 @@ try {
     networks: { ...base.networks, clearnet: { ...base.networks.clearnet, timeout: 1000 } },
     synchronizer: { ...base.synchronizer, start: Math.floor(Date.now() / 1000) - 600, end_lag: 1000 },
     monitor: { ...base.monitor, private_key: bytesToHex(generateSecretKey()), publish_relays: [target.url], checks: ['nip11', 'open', 'read', 'write', 'http'] },
+    dvm: { ...base.dvm, enabled: true, relays: [target.url], private_key: bytesToHex(dvmKey) },
   };
   writeSeedFile(config, 'seed_relays.txt', '# recorded run\nwss://relay.a.example\nwss://relay.b.example\nhttps://not.a.relay\n');
   const taskQueue = 'record';
@@ -141,6 +144,22 @@ try {
     // Refresher: what the Schedule starts, on the archive the runs above made (a full build).
     await env.client.workflow.execute('refresher', { taskQueue, workflowId: 'refresher', args: [{}] });
     await save('refresher', 'refresher');
+
+    // DVM: announces itself, listens on the target relay, answers one request (its own job
+    // workflow, ID dvm-job/<request id>), and is cancelled while listening.
+    await env.client.workflow.start('dvm', { taskQueue, workflowId: 'dvm', args: [{ round: '2s' }] });
+    const request = finalizeEvent(
+      { kind: 5050, created_at: Math.floor(Date.now() / 1000), content: '', tags: [['i', 'summary', 'text'], ['p', getPublicKey(dvmKey)]] },
+      generateSecretKey(),
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // the listener's subscription is open
+    const conn = await openRelay(target.url, { timeoutMs: 2000 });
+    conn.send(['EVENT', request]);
+    await conn.next((m) => (m[0] === 'OK' ? m : undefined), 2000);
+    conn.close();
+    await done(`dvm-job/${request.id}`);
+    await save('dvm-job', `dvm-job/${request.id}`);
+    await save('dvm-cancelled', 'dvm', await cancel('dvm'));
   })));
 } finally {
   for (const c of cleanups) await c();

@@ -15,7 +15,7 @@ const histories = readdirSync(DIR)
 describe('replay of recorded histories', () => {
   it('has a history for every workflow', () => {
     const types = new Set(histories.map((h) => h.history.events[0].workflowExecutionStartedEventAttributes.workflowType.name));
-    for (const type of ['seeder', 'finder', 'validator', 'validateCandidate', 'monitor', 'monitorRelay', 'synchronizer', 'syncRelay', 'refresher']) assert.ok(types.has(type), `no recorded history of ${type}`);
+    for (const type of ['seeder', 'finder', 'validator', 'validateCandidate', 'monitor', 'monitorRelay', 'synchronizer', 'syncRelay', 'refresher', 'dvm', 'dvmJob']) assert.ok(types.has(type), `no recorded history of ${type}`);
   });
 
   it('covers the endings that matter: completed, continued as new, cancelled', () => {

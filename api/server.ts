@@ -1,0 +1,101 @@
+// The read-only HTTP API: Fastify over the read core (read/), with its OpenAPI document at
+// /openapi.json and the interactive docs at /docs. Rate limited per client address, gzip,
+// ETags, CORS only for the configured origins. `npm run start-api` runs it alone
+// (workers/start-api.ts); `npm start` runs it with the stack.
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
+import etag from '@fastify/etag';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import type { Db } from '../activities/db/db.js';
+import type { Config } from '../common/config.js';
+import { createReader } from '../read/index.js';
+import { registerErrorHandlers } from './errors.js';
+import { GZIP_ROUTE, registerGzip } from './gzip.js';
+import { healthBody, registerRoutes } from './routes.js';
+
+export interface ApiServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ApiDeps {
+  config: Config;
+  /** The read-only pool (read/connect.ts connectReader). */
+  db: Pick<Db, 'query'>;
+  log?: (message: string) => void;
+}
+
+export async function buildApi({ config, db, log = () => {} }: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    // A relay URL is a path parameter, URL-encoded (2,048 characters, up to 3 bytes each escaped).
+    routerOptions: { maxParamLength: 8192 },
+    return503OnClosing: true,
+    // A URL the router cannot decode (`%zz`): Fastify's own answer would quote it back.
+    frameworkErrors: (_err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send({ error: 'bad_request', message: 'malformed request URL' });
+    },
+  });
+  // The read core validates every parameter (the same checks the DVM gets); the zod schemas
+  // given to the routes are there for the OpenAPI document.
+  app.setValidatorCompiler(() => (data) => ({ value: data }));
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerErrorHandlers(app, log, config.api.cors_origins.length > 0);
+
+  await app.register(rateLimit, {
+    global: true,
+    max: config.api.rate_limit,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_req, ctx) => ({
+      statusCode: 429,
+      message: `more than ${ctx.max} requests a minute from this address: retry in ${ctx.after}`,
+    }),
+  });
+  if (config.api.cors_origins.length) await app.register(cors, { origin: config.api.cors_origins, methods: ['GET', 'HEAD'] });
+  // The ETag is taken of the JSON before it is compressed (hooks run in registration order).
+  await app.register(etag);
+  // The docs page's files; the API's own answers are gzipped by registerGzip (api/gzip.ts).
+  await app.register(compress, { encodings: ['gzip'], threshold: 1024 });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'BigBrotr archive API',
+        version: '1',
+        description:
+          `Read-only access to a BigBrotr archive (${config.deployment}): Nostr relays, their health, archived events and statistics. ` +
+          'Pages are bounded (limit at most 500) and follow keyset cursors: pass `next` back as `cursor`. Statistics are as of the last analytics refresh.',
+      },
+      tags: [
+        { name: 'relays', description: 'relays, their documents, uptime and sync status' },
+        { name: 'events', description: 'archived events (NIP-01)' },
+        { name: 'pubkeys', description: 'authors' },
+        { name: 'stats', description: 'statistics of the last analytics refresh' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
+
+  registerGzip(app);
+  registerRoutes(app, createReader(db, config.deployment));
+  app.get('/health', { ...GZIP_ROUTE, config: { rateLimit: false, gzip: true }, schema: { summary: 'Liveness: the database answers', response: { 200: healthBody } } }, async () => {
+    await db.query('SELECT 1');
+    return { ok: true };
+  });
+  app.get('/openapi.json', { ...GZIP_ROUTE, schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
+  const app = await buildApi(deps);
+  const { host, port } = deps.config.api;
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, close: () => app.close() };
+}
