@@ -22,3 +22,8 @@ export function describeZodError(error: z.ZodError): string {
 
 /** The failure type of a sync window whose relay left the relay table while it was read. */
 export const RELAY_GONE = 'RelayGone';
+
+/** An expected start-up problem: its message says what is wrong and how to fix it (printed as one line). */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}

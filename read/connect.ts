@@ -10,7 +10,7 @@
 import pg from 'pg';
 import type { Db } from '../activities/db/db.js';
 import type { Config } from '../common/config.js';
-import { StartupError } from '../workers/errors.js';
+import { StartupError } from '../common/errors.js';
 
 export const READER_ROLE = 'bigbrotr_reader';
 

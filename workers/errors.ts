@@ -1,7 +1,5 @@
-/** An expected start-up problem: its message says what is wrong and how to fix it. */
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
+// (defined in common/ so that read/, which the DVM's activities use, needs nothing from workers/)
+export { StartupError } from '../common/errors.js';
 
 // Secrets are never printed, not even a wrong one (a malformed key is still most of a key; a log
 // line lives longer than the mistake).
