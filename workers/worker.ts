@@ -39,6 +39,9 @@ export async function createWorkers(opts: {
       taskQueue: config.temporal.task_queue,
       workflowBundle: opts.bundle ?? prebuiltBundle() ?? (await bundleWorkflows()),
       activities: createActivities({ db, config }),
+      // The DVM's listeners heartbeat every few seconds with a 30 s timeout: the SDK's default
+      // throttle (80% of it) would let a cancel wait 24 s to reach one.
+      maxHeartbeatThrottleInterval: '5 seconds',
     }),
   ];
   for (const network of NETWORKS) {

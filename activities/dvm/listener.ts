@@ -133,9 +133,10 @@ export async function listen(o: ListenOptions): Promise<DvmListenRound> {
         workflowId: dvmJobWorkflowId(ev.id),
         taskQueue: info.taskQueue,
         args: [input],
-        // Never a second job for a request, even once the first has closed (for as long as the
-        // namespace keeps closed workflows: longer than any listener reaches back).
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // Never a second job for a request answered (for as long as the namespace keeps closed
+        // workflows: longer than any listener reaches back); a job that failed every attempt (the
+        // database or every relay down for minutes) runs again when a relay delivers the request again.
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
       });
       p.counts.started++;
       log.info('dvm: job started', { id: ev.id, relay: o.url, requester: ev.pubkey });
