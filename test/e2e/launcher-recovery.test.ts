@@ -137,6 +137,7 @@ async function stackEnv(dataDir: string): Promise<NodeJS.ProcessEnv> {
     BIGBROTR_PG_HOME: pgHome,
     TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
+    BIGBROTR__api__port: '0',
   };
   delete env.DATABASE_URL; // the embedded server
   delete env.TEMPORAL_ADDRESS;

@@ -51,4 +51,19 @@ describe('start-up errors', () => {
       busy.close();
     }
   });
+
+  it('an API port already taken, before anything starts', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = run('workers/start.ts', { DATABASE_URL: process.env.DATABASE_URL ?? '', TEMPORAL_ADDRESS: '', BIGBROTR__api__port: String(port) });
+      assert.equal(r.code, 1);
+      assert.match(r.out, new RegExp(`port ${port} for the HTTP API is already taken .*BIGBROTR__api__port`));
+      assert.doesNotMatch(r.out, /Temporal: dev server/, 'nothing was started');
+      noStack(r.out);
+    } finally {
+      busy.close();
+    }
+  });
 });
