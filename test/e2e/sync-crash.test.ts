@@ -6,7 +6,6 @@
 // cursor the last one returned, the retried one at the progress its heartbeats recorded, and the
 // windows the relay was asked tile the archive's seconds with no gap, across the crash too.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { insertRelays } from '../../activities/db/store.js';
@@ -16,9 +15,8 @@ import { syncRelay, syncStatus } from '../../workflows/index.js';
 import { BulkSigner, seeded, trafficTemplate } from '../helpers/bulk-events.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';
-import { workerNodeFlags } from '../../workers/heap.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const EVENTS = 20_000;
 const END_LAG = 300;
 const TASK_QUEUE = 'sync-crash';
@@ -56,40 +54,18 @@ after(async () => {
   await t?.drop();
 });
 
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<string>;
-}
-
 /** `npm run start-workers` as production runs it, on this test's database, Temporal and relay. */
-async function startWorker(): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [...workerNodeFlags(), '--import', 'tsx', 'workers/start-workers.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: t.url,
-      TEMPORAL_ADDRESS: env.address,
-      BIGBROTR__temporal__task_queue: TASK_QUEUE,
-      BIGBROTR__relay_url__allow_local: 'true',
-      BIGBROTR__synchronizer__start: String(start),
-      BIGBROTR__synchronizer__end_lag: `${END_LAG}s`,
-      BIGBROTR__synchronizer__limit: '1000',
-      BIGBROTR__synchronizer__max_window: '30m',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startWorker(): Promise<WorkerProcess> {
+  return startWorkerProcess({
+    DATABASE_URL: t.url,
+    TEMPORAL_ADDRESS: env.address,
+    BIGBROTR__temporal__task_queue: TASK_QUEUE,
+    BIGBROTR__relay_url__allow_local: 'true',
+    BIGBROTR__synchronizer__start: String(start),
+    BIGBROTR__synchronizer__end_lag: `${END_LAG}s`,
+    BIGBROTR__synchronizer__limit: '1000',
+    BIGBROTR__synchronizer__max_window: '30m',
   });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
-  const deadline = Date.now() + 60_000;
-  while (!out.includes('worker on ')) {
-    if (child.exitCode !== null) assert.fail(`the worker exited (${child.exitCode}):\n${out}`);
-    if (Date.now() > deadline) assert.fail(`the worker did not start within 60 s:\n${out}`);
-    await sleep(100);
-  }
-  return { child, output: () => out, exited };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -144,7 +120,7 @@ describe('sync crash safety', () => {
         if (recorded !== undefined && recorded > before.cursor) break;
         await sleep(100);
       }
-      first.child.kill('SIGKILL');
+      first.kill('SIGKILL');
       assert.equal(await first.exited, 'SIGKILL');
       const killedAt = Date.now();
 
@@ -219,7 +195,7 @@ describe('sync crash safety', () => {
       await handle().result().catch(() => {});
       for (const w of [first, second]) {
         if (w && w.child.exitCode === null && w.child.signalCode === null) {
-          w.child.kill('SIGINT'); // a graceful stop: the SDK lets running activities finish
+          w.kill('SIGINT'); // a graceful stop: the SDK lets running activities finish
           await w.exited;
         }
       }
