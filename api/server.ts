@@ -12,6 +12,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Db } from '../activities/db/db.js';
 import type { Config } from '../common/config.js';
+import { metrics } from '../activities/shared/metrics.js';
 import { createReader } from '../read/index.js';
 import { registerErrorHandlers } from './errors.js';
 import { GZIP_ROUTE, registerGzip } from './gzip.js';
@@ -45,6 +46,12 @@ export async function buildApi({ config, db, log = () => {} }: ApiDeps): Promise
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerErrorHandlers(app, log, config.api.cors_origins.length > 0);
+  // Prometheus: by route pattern (a URL the router did not match is "unmatched"), never the raw URL.
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.apiRequests.inc({ route, status: String(reply.statusCode) });
+    metrics.apiDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
 
   await app.register(rateLimit, {
     global: true,

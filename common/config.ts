@@ -175,6 +175,20 @@ export const configSchema = z.strictObject({
       statement_timeout: timeout.default(10 * SECOND),
     })
     .prefault({}),
+  /** Every process's Prometheus endpoint, GET /metrics (workers/metrics-server.ts); port 0: none. */
+  metrics: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(0),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      /** json: one JSON object a line; text: lines for a person; auto: text when stdout is a terminal, else json. */
+      format: z.enum(['auto', 'json', 'text']).default('auto'),
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+    })
+    .prefault({}),
   dvm: z
     .strictObject({
       /** Answer NIP-90 job requests: needs relays and a private key. */

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../common/search-attributes.js';
 import { StartupError } from './errors.js';
 import { installHint, temporalExecutable } from './temporal-binaries.js';
 
@@ -41,6 +42,9 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<Runni
     '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+    // The relay search attributes (the Web UI's search finds a relay's workflows by URL): registered
+    // at every start, which keeps those already in the state file.
+    ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
   ];
   const fd = openSync(o.logFile, 'a', 0o600);
   // umask 077: the state file SQLite creates is the owner's alone from its first byte.
@@ -85,6 +89,7 @@ async function startDownloaded(o: DevServerOptions): Promise<RunningTemporal> {
       uiPort: o.uiPort,
       namespace: o.namespace,
       dbFilename: o.dbFile,
+      searchAttributes: SEARCH_ATTRIBUTES,
     },
   }).catch((err: Error) => {
     throw new StartupError(`the Temporal dev server did not start: ${err.message}; ${installHint('cli')}`);

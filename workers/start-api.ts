@@ -5,10 +5,16 @@ import { startApiServer } from '../api/server.js';
 import { connectReader } from '../read/index.js';
 import { loadConfig } from './config.js';
 import { StartupError } from './errors.js';
+import { configureLogging } from './logging.js';
 import { runMain, say } from './main.js';
+import { startMetricsServer } from './metrics-server.js';
 
 runMain(async () => {
   const config = loadConfig();
+  configureLogging(config, 'api');
+  // The API's own metrics and the process's; the database's gauges are the workers'.
+  const metrics = await startMetricsServer({ config });
+  if (metrics) say(`metrics: ${metrics.url}`);
   const db = await connectReader(config);
   let server;
   try {
@@ -26,6 +32,7 @@ runMain(async () => {
     process.once('SIGTERM', resolve);
   });
   await server.close();
+  await metrics?.close();
   await db.end();
   say('API stopped');
 });

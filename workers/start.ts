@@ -12,7 +12,10 @@ import { connectReader } from '../read/index.js';
 import { loadConfig, PROJECT_DIR } from './config.js';
 import { assertPortFree, startEmbeddedPostgres } from './embedded-postgres.js';
 import { StartupError } from './errors.js';
+import { configureLogging } from './logging.js';
 import { runMain, say } from './main.js';
+import { startMetricsServer } from './metrics-server.js';
+import { installRuntime } from './runtime.js';
 import { startPipeline } from './pipeline.js';
 import { takeOverDataFolder } from './stack-leftovers.js';
 import { supervise } from './stack-supervisor.js';
@@ -22,6 +25,7 @@ import { connectDatabase, connectTemporal, createWorkers, runWorkers } from './w
 runMain(async () => {
   const started = Date.now();
   const config = loadConfig();
+  const logger = configureLogging(config, 'launcher');
   const dataDir = resolve(process.env.BIGBROTR_DATA_DIR ?? join(PROJECT_DIR, '.data'));
   // The launcher's user alone reads it: the database's password, Temporal's state, the logs.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -60,6 +64,7 @@ runMain(async () => {
 
   // Before anything starts: a taken API port stops start-up with what to do, not half a stack later.
   if (config.api.port !== 0) await assertPortFree(config.api.port, 'HTTP API', 'BIGBROTR__api__port (config api.port; 0: any free port)');
+  if (config.metrics.port !== 0) await assertPortFree(config.metrics.port, 'metrics endpoint', 'BIGBROTR__metrics__port (config metrics.port; 0: none)');
   const temporalDb = join(dataDir, 'temporal.db');
   const record = await takeOverDataFolder(dataDir, temporalDb, say);
   try {
@@ -105,6 +110,13 @@ runMain(async () => {
       say(`Temporal: dev server at ${address}, state in ${temporalDb}, log in ${first.logFile}`);
     } else say(`Temporal: ${address}`);
 
+    // The SDK's Runtime (its logger ours, its metrics merged into /metrics): before the first connection.
+    await installRuntime(config, logger);
+    const metrics = await startMetricsServer({ config, db });
+    if (metrics) {
+      cleanups.push(() => metrics.close());
+      say(`metrics: ${metrics.url}`);
+    }
     const connection = await connectTemporal(address);
     cleanups.push(() => connection.close());
     const clientConnection = await Connection.connect({ address });

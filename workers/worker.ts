@@ -1,10 +1,11 @@
 // The workers: workflows and activities on the deployment's task queues.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { createPool, redactUrl, type Db } from '../activities/db/db.js';
 import { migrate } from '../activities/db/migrate.js';
 import { createNetworkActivities } from '../activities/network.js';
+import { isDbError, metrics, serviceOf } from '../activities/shared/metrics.js';
 import { NETWORKS, networkQueue, syncQueue } from '../common/index.js';
 import { createActivities } from './activities.js';
 import type { Config } from './config.js';
@@ -32,7 +33,7 @@ export async function createWorkers(opts: {
 }): Promise<Worker[]> {
   const { connection, config, db } = opts;
   await migrate(db, config.deployment, opts.log);
-  const base = { connection, namespace: config.temporal.namespace };
+  const base = { connection, namespace: config.temporal.namespace, interceptors: { activity: [countDbErrors] } };
   const workers = [
     await Worker.create({
       ...base,
@@ -68,9 +69,26 @@ export async function createWorkers(opts: {
       }),
     );
   }
+  metrics.workerInfo.set({ version: VERSION, deployment: config.deployment, task_queues: workers.map((w) => w.options.taskQueue).join(',') }, 1);
   opts.log?.(`serving task queues: ${workers.map((w) => w.options.taskQueue).join(', ')} (heap limit ${heapLimitMb()} MB)`);
   return workers;
 }
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** An activity failed by the database (a query of the pool, or PostgreSQL's own error) counts for its service. */
+const countDbErrors: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      try {
+        return await next(input);
+      } catch (err) {
+        if (isDbError(err)) metrics.dbErrors.inc({ service: serviceOf(ctx.info.workflowType) });
+        throw err;
+      }
+    },
+  },
+});
 
 /** Runs the workers until the process is asked to stop (SIGINT, SIGTERM: a graceful shutdown). */
 export async function runWorkers(workers: Worker[]): Promise<void> {

@@ -16,7 +16,8 @@ import {
   patched,
   setHandler,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
+import { relaySearchAttributes } from '../common/search-attributes.js';
 import { countReason, inPool, type CoordinatorInput, type CoordinatorPass, type CoordinatorSettings, type CoordinatorStatus, type Network } from '../common/index.js';
 
 export const coordinatorStatus = defineQuery<CoordinatorStatus>('status');
@@ -28,6 +29,17 @@ type AgainPass = CoordinatorPass & { again?: boolean };
 export interface Row {
   url: string;
   network: Network;
+  /** The namespace has the relay search attributes (the page's activity looked): the child starts with them. */
+  searchAttributes?: true;
+}
+
+/**
+ * The search attributes a relay's workflow of `service` starts with (RelayUrl, RelayNetwork,
+ * BigBrotrService: the Web UI finds it by URL), or none where the namespace lacks them. Set in the
+ * start command itself: no command is added, and a replay does not compare them.
+ */
+export function childSearchAttributes(service: string, row: Row): SearchAttributePair[] | undefined {
+  return row.searchAttributes ? relaySearchAttributes(service, row.url, row.network) : undefined;
 }
 
 export interface Coordinator<R extends Row = Row> {
@@ -133,11 +145,12 @@ export async function coordinate<R extends Row>(c: Coordinator<R>, input: Coordi
  * reaches it through the coordinator's stop activity. Started meanwhile (another coordinator run,
  * the Validator's hand-off, a person): it runs.
  */
-export async function startRelayWorkflow(workflow: (input: { url: string; network: Network }) => Promise<unknown>, workflowId: string, row: Row): Promise<{ outcome: string }> {
+export async function startRelayWorkflow(workflow: (input: { url: string; network: Network }) => Promise<unknown>, workflowId: string, row: Row, service: string): Promise<{ outcome: string }> {
   try {
     await startChild(workflow, {
       workflowId,
       args: [{ url: row.url, network: row.network }],
+      typedSearchAttributes: childSearchAttributes(service, row),
       parentClosePolicy: ParentClosePolicy.ABANDON,
       cancellationType: ChildWorkflowCancellationType.ABANDON,
     });

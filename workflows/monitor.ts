@@ -68,7 +68,7 @@ export async function monitor(raw: unknown = {}): Promise<void> {
         },
         async child(row) {
           if (row.action !== 'start') return { outcome: row.action };
-          return startRelayWorkflow(monitorRelay, `monitor/${row.url}`, row);
+          return startRelayWorkflow(monitorRelay, `monitor/${row.url}`, row, 'monitor');
         },
       },
       { ...input, carry: { ...input.carry, runningSince } },

@@ -51,7 +51,7 @@ export async function synchronizer(raw: unknown = {}): Promise<void> {
         page: (q) => db.syncPage({ ...q, runningSince }),
         async child(row) {
           if (row.action !== 'start') return { outcome: row.action };
-          return startRelayWorkflow(syncRelay, `sync/${row.url}`, row);
+          return startRelayWorkflow(syncRelay, `sync/${row.url}`, row, 'synchronizer');
         },
       },
       { ...input, carry: { ...input.carry, runningSince } },

@@ -7,7 +7,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { NetworkActivities } from '../activities/network.js';
 import type { ValidatorActivities } from '../activities/validator/validator.js';
 import { coordinatorInput, networkQueue, parseOrFail, relayInput, type ProbeOutcome, type ValidationRecord } from '../common/index.js';
-import { coordinate, type Row } from './coordinator.js';
+import { childSearchAttributes, coordinate, type Row } from './coordinator.js';
 
 const db = proxyActivities<ValidatorActivities>({
   startToCloseTimeout: '1 minute',
@@ -20,9 +20,10 @@ export async function validator(raw: unknown = {}): Promise<void> {
       name: 'validator',
       settings: db.validatorSettings,
       page: db.candidatePage,
-      async child({ url, network }: Row) {
+      async child(row: Row) {
+        const { url, network } = row;
         try {
-          const r = await executeChild(validateCandidate, { workflowId: `validate/${url}`, args: [{ url, network }] });
+          const r = await executeChild(validateCandidate, { workflowId: `validate/${url}`, args: [{ url, network }], typedSearchAttributes: childSearchAttributes('validator', row) });
           return { outcome: r.result, reason: r.verdict === 'valid' ? undefined : r.reason };
         } catch (err) {
           // Another pass is validating this URL right now: leave it to that one.

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { markDbError } from '../shared/metrics.js';
 
 export type Db = pg.Pool;
 
@@ -14,7 +15,24 @@ export function createPool(connectionString: string, options: { max?: number; na
   });
   // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the process.
   pool.on('error', (err) => console.error(`postgres: idle connection lost: ${err.message}`));
+  // What its queries throw is marked as the database's: an activity it fails counts in
+  // bigbrotr_db_errors_total (workers/worker.ts), whatever the error's class.
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  pool.query = ((...args: unknown[]) => {
+    const r = query(...args);
+    return r instanceof Promise ? r.catch(rethrowMarked) : r;
+  }) as typeof pool.query;
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  pool.connect = ((...args: unknown[]) => {
+    const r = connect(...args);
+    return r instanceof Promise ? r.catch(rethrowMarked) : r;
+  }) as typeof pool.connect;
   return pool;
+}
+
+function rethrowMarked(err: unknown): never {
+  markDbError(err);
+  throw err;
 }
 
 /** A URL with its password hidden, for messages. */

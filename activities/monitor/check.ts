@@ -10,6 +10,7 @@ import { FOREIGN_KEY_VIOLATION } from '../db/db.js';
 import { fetchNip11 } from '../relay/nip11.js';
 import { openRelay, probeRead, probeWrite, RelayError, type ReadProbe } from '../relay/relay-socket.js';
 import type { NetworkContext } from '../shared/network-context.js';
+import { boundedLabel, metrics } from '../shared/metrics.js';
 import { stableReason, storeChecks, type CheckName, type CheckOutcome, type MetadataRow } from '../db/metadata.js';
 import { checkDns, checkTls, GeoIp } from './nip66-checks.js';
 
@@ -29,7 +30,7 @@ export const createCheckActivities = ({ config, network, db, timeout, agent, unr
   const geo = () =>
     (geoip ??= GeoIp.open({ city: m.geoip_city || undefined, asn: m.geoip_asn || undefined }));
 
-  return {
+  const activities = {
     /**
      * The Monitor's health check of one relay (NIP-11 and NIP-66): NIP-11 first, since its
      * `min_pow_difficulty` sets the write probe's proof of work; the rest at once. Every result
@@ -188,6 +189,9 @@ export const createCheckActivities = ({ config, network, db, timeout, agent, unr
         }
       }
 
+      for (const o of outcomes) {
+        metrics.monitorChecks.inc({ check: o.check, outcome: o.outcome, code: o.outcome === 'ok' ? '' : boundedLabel('bigbrotr_monitor_checks_total', o.code ?? '') });
+      }
       try {
         summary.stored = (await storeChecks(db, rows, outcomes)).snapshots;
       } catch (err) {
@@ -199,6 +203,21 @@ export const createCheckActivities = ({ config, network, db, timeout, agent, unr
       const rttRow = rows.find((r) => r.type === 'nip66_rtt')?.payload as Record<string, number> | undefined;
       if (rttRow) summary.rtt = { open: rttRow.rtt_open, read: rttRow.rtt_read, write: rttRow.rtt_write };
       return summary;
+    },
+  };
+  return {
+    /** checkRelay, timed and counted by its verdict (as workflows/monitor.ts judges it; error: it threw). */
+    async checkRelay(q: Parameters<typeof activities.checkRelay>[0]): Promise<MonitorSummary> {
+      const end = metrics.monitorCheckDuration.startTimer({ network });
+      let verdict = 'error';
+      try {
+        const s = await activities.checkRelay(q);
+        verdict = s.failed.network !== undefined ? 'unserved' : s.failed.open !== undefined || s.ok.length === 0 ? 'down' : 'up';
+        return s;
+      } finally {
+        if (verdict !== 'unserved') end();
+        metrics.monitorRelaysChecked.inc({ network, verdict });
+      }
     },
   };
 };

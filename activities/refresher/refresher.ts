@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { ANALYTICS_TARGETS, BAD_INPUT, type AnalyticsTarget, type RefresherSettings } from '../../common/index.js';
 import type { ActivityDeps } from '../shared/deps.js';
 import type { Db } from '../db/db.js';
+import { metrics } from '../shared/metrics.js';
 
 /** The deployment's targets, in dependency order: lilbrotr keeps no tags, so no addressable events. */
 export function deploymentTargets(deployment: string): AnalyticsTarget[] {
@@ -65,7 +66,17 @@ export const createRefresherActivities = ({ db, config }: ActivityDeps) => {
       if (!targets.includes(q.target)) {
         throw ApplicationFailure.nonRetryable(`${q.target} is not an analytics target of ${config.deployment} (${targets.join(', ')})`, BAD_INPUT);
       }
-      return refreshTarget(db, q.target, q.full);
+      const started = performance.now();
+      let ok = false;
+      try {
+        const r = await refreshTarget(db, q.target, q.full);
+        ok = true;
+        metrics.refreshLastSuccess.set({ target: q.target }, Date.now() / 1000);
+        return r;
+      } finally {
+        metrics.refreshDuration.set({ target: q.target }, (performance.now() - started) / 1000);
+        metrics.refreshRuns.inc({ target: q.target, ok: String(ok) });
+      }
     },
 
     async pruneAnalytics(): Promise<{ pruned: number }> {

@@ -4,6 +4,8 @@
 import { getClient, log } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { MonitorCheck, Network } from '../../common/index.js';
+import { relaySearchAttributes } from '../../common/search-attributes.js';
+import { searchAttributesReady } from './relay-workflows.js';
 import type { Config } from '../../common/config.js';
 
 /** The coordinators' fixed workflow IDs (workers/pipeline.ts starts them under these). */
@@ -66,8 +68,10 @@ export async function startMonitorCheck(client: Client, config: Config, url: str
     return 'monitor not running';
   }
   const input = { url, network };
+  // (as the coordinator's own start: with the relay search attributes where the namespace has them)
+  const typedSearchAttributes = (await searchAttributesReady(client)) ? relaySearchAttributes('monitor', url, network) : undefined;
   try {
-    await client.workflow.start('monitorRelay', { workflowId: monitorWorkflowId(url), taskQueue: coordinator.taskQueue, args: [input] });
+    await client.workflow.start('monitorRelay', { workflowId: monitorWorkflowId(url), taskQueue: coordinator.taskQueue, args: [input], typedSearchAttributes });
     return 'started';
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -2,8 +2,10 @@
 // Synchronizer's `sync/<url>`): a look at a page of relays' workflows through the worker's Temporal
 // client, and stopping them all when the coordinator is cancelled.
 import { getClient, heartbeat, log } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { inPool, type Network, type RelayWorkflowAction } from '../../common/index.js';
+import { SEARCH_ATTRIBUTES } from '../../common/search-attributes.js';
+import { temporalClient } from './handoff.js';
 import type { Db } from '../db/db.js';
 import { pageByUrl, reachableNetworks, type PageQuery } from './pages.js';
 import type { Config } from '../../common/config.js';
@@ -15,6 +17,45 @@ export interface RelayWorkflowRow {
   url: string;
   network: Network;
   action: RelayWorkflowAction;
+  /** The namespace has the relay search attributes: the relay's workflow starts with them. */
+  searchAttributes?: true;
+}
+
+/** How long a look at the namespace's search attributes is trusted (one per worker, not per page). */
+const SEARCH_ATTRIBUTES_TTL_MS = 60_000;
+const searchAttributesSeen = new WeakMap<object, Map<string, { ready: boolean; at: number }>>();
+
+/**
+ * Whether the client's namespace has every relay search attribute (common/search-attributes.ts):
+ * a start naming one it lacks would be refused. Looked at once a minute per worker; a server that
+ * cannot say (the time-skipping test server) has none.
+ */
+export async function searchAttributesReady(client: Client): Promise<boolean> {
+  const namespace = client.options.namespace;
+  let seenHere = searchAttributesSeen.get(client.connection);
+  if (!seenHere) searchAttributesSeen.set(client.connection, (seenHere = new Map()));
+  const seen = seenHere.get(namespace);
+  if (seen && Date.now() - seen.at < SEARCH_ATTRIBUTES_TTL_MS) return seen.ready;
+  let ready = false;
+  try {
+    const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
+    ready = SEARCH_ATTRIBUTES.every((k) => customAttributes?.[k.name] !== undefined);
+  } catch (err) {
+    log.debug('could not list the namespace search attributes: relay workflows start without them', { error: (err as Error).message });
+  }
+  if (!ready && seen?.ready !== false) log.info('the namespace lacks the relay search attributes: relay workflows start without them (README, "Search attributes")', { namespace });
+  seenHere.set(namespace, { ready, at: Date.now() });
+  return ready;
+}
+
+/**
+ * The rows of a coordinator's page, each marked when the namespace has the relay search
+ * attributes (the coordinator starts the relay's workflow with them). The mark rides in the
+ * activity's result, so a replay decides as the run did. Outside a worker: unmarked.
+ */
+export async function withSearchAttributes<R extends object>(rows: R[], client: Client | undefined = temporalClient()): Promise<(R & { searchAttributes?: true })[]> {
+  if (rows.length === 0 || !client || !(await searchAttributesReady(client))) return rows;
+  return rows.map((r) => ({ ...r, searchAttributes: true as const }));
 }
 
 /**
@@ -37,7 +78,8 @@ export async function relayWorkflowPage(db: Db, workflowId: (url: string) => str
     }
     out.push({ ...row, action });
   });
-  return out.sort((a, b) => (a.url < b.url ? -1 : 1)); // the page's order: its last URL is the cursor
+  // the page's order: its last URL is the cursor
+  return withSearchAttributes(out.sort((a, b) => (a.url < b.url ? -1 : 1)), client);
 }
 
 /**

@@ -9,6 +9,7 @@ import { countReason, type EventCounts } from '../../common/index.js';
 import type { Db } from '../db/db.js';
 import { byteaHex, EVENT_INSERT, eventColumns, shapeProblem, type NostrEvent } from '../db/store.js';
 import { eventId, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
+import { boundedLabel, metrics, networkOfUrl } from '../shared/metrics.js';
 
 export interface ArchiveResult extends EventCounts {
   /** Signatures checked (known events are not). */
@@ -23,6 +24,21 @@ export interface ArchiveResult extends EventCounts {
  * statements since 1.21 (max_prepared_statements, 200 by default since 1.22).
  */
 export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
+  const result = await archive(db, relayUrl, raw, seenAt);
+  // Counted once stored (a batch that fails is counted by its retry).
+  metrics.syncReceived.inc({ network: networkOfUrl(relayUrl) }, result.received);
+  metrics.syncEvents.inc({ result: 'archived' }, result.inserted);
+  metrics.syncEvents.inc({ result: 'known' }, result.known);
+  let rejected = 0;
+  for (const [reason, n] of Object.entries(result.invalid)) {
+    metrics.syncRejected.inc({ reason: boundedLabel('bigbrotr_sync_events_rejected_total', reason) }, n);
+    rejected += n;
+  }
+  metrics.syncEvents.inc({ result: 'rejected' }, rejected);
+  return result;
+}
+
+async function archive(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
   const result: ArchiveResult = { received: raw.length, inserted: 0, known: 0, linked: 0, invalid: {}, signaturesChecked: 0 };
   const refuse = (reason: string) => countReason(result.invalid, reason);
 

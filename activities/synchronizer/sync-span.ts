@@ -20,6 +20,7 @@ import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { addEventCounts, UNKNOWN_RELAY, type RelayKnowledge, type SpanQuery, type SpanResult, type WindowResult } from '../../common/index.js';
 import { AUDIT_EVERY, proveWindow, RelayRefused, retrySecond, type Gap, type ProofReader } from './sync-proof.js';
 import { emptyWindow, NEGENTROPY_TARGET, type WindowQuery } from './sync-window.js';
+import { metrics } from '../shared/metrics.js';
 
 /**
  * How long one activity keeps reading windows before it returns the cursor. Long enough that
@@ -166,7 +167,9 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
   async function recordGaps(gaps: Gap[]) {
     await io.recordGaps(gaps);
     p.gaps += gaps.length;
-    for (const g of gaps) log.warn('events of one second could not all be fetched: recorded as a gap', { relay: q.url, second: g.second, received: g.received, reason: g.reason });
+    metrics.syncGapsRecorded.inc(gaps.length);
+    // An expected outcome (a relay that cannot page a dense second), recorded and retried later: info.
+    for (const g of gaps) log.info('events of one second could not all be fetched: recorded as a gap', { relay: q.url, second: g.second, received: g.received, reason: g.reason });
   }
 
   /** The relay's recorded gaps, each read again as a dense second: those now proven whole are filled. */

@@ -8,6 +8,7 @@
 // window holds. Every event fetched goes through archiveEvents, which verifies it.
 import { addEventCounts, countReason, type WindowResult } from '../../common/index.js';
 import { archiveEvents } from './archive.js';
+import { metrics, networkOfUrl } from '../shared/metrics.js';
 import type { Db } from '../db/db.js';
 import { byteaHex } from '../db/store.js';
 import { reconcile, type IdRecord, type Reconciliation } from '../relay/negentropy.js';
@@ -82,6 +83,7 @@ export function connectionReader(conn: RelayConnection, o: ReaderOptions): Proof
       addEventCounts(o.counts, await archiveEvents(o.db, o.url, chunk, seenAt));
     });
     o.counts.reqs++;
+    metrics.syncReqs.inc({ network: networkOfUrl(o.url) });
     return { n, events };
   };
   return {
@@ -163,13 +165,18 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
     const links = await linkKnown(db, q.url, batch, q.since, q.until, seenAt);
     result.known += links.known.length;
     result.linked += links.linked;
+    metrics.syncEvents.inc({ result: 'known' }, links.known.length);
     // An id fixes its event's created_at: a relay listing, for this window, an event of another
     // time has it wrong (or made it up). It is neither linked nor fetched.
     if (links.outside.length) countReason(result.invalid, 'outside-window', links.outside.length);
+    metrics.syncEvents.inc({ result: 'rejected' }, links.outside.length);
+    metrics.syncRejected.inc({ reason: 'outside-window' }, links.outside.length);
     const have = new Set([...links.known, ...links.outside]);
     const fetched = await fetcher.fetch(batch.filter((id) => !have.has(id)));
     result.unserved! += fetched.unserved;
     if (fetched.unasked) countReason(result.invalid, 'not-asked', fetched.unasked);
+    metrics.syncEvents.inc({ result: 'rejected' }, fetched.unasked);
+    metrics.syncRejected.inc({ reason: 'not-asked' }, fetched.unasked);
     beat();
   }
   return result;
@@ -206,6 +213,7 @@ class IdFetcher {
       const ask = pending.slice(0, this.size);
       const asked = new Set(ask);
       const served = new Set<string>();
+      metrics.syncReqs.inc({ network: networkOfUrl(this.conn.url) });
       await readSubscription(this.conn, `${this.subPrefix}-${this.reqs++}`, { ids: ask, limit: ask.length }, ask.length, this.timeoutMs, this.beat, async (got) => {
         const events: unknown[] = [];
         for (const e of got) {

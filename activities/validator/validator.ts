@@ -5,6 +5,7 @@ import { log } from '@temporalio/activity';
 import type { CoordinatorSettings, Network, ProbeOutcome, ValidationRecord } from '../../common/index.js';
 import { COORDINATOR, startMonitorCheck, temporalClient, wakeCoordinator } from '../shared/handoff.js';
 import { reachableNetworks, type PageQuery, type Row } from '../shared/pages.js';
+import { withSearchAttributes } from '../shared/relay-workflows.js';
 import type { ActivityDeps } from '../shared/deps.js';
 import { ladderStep, ladderWaitMs } from '../../common/index.js';
 
@@ -50,7 +51,7 @@ export const createValidatorActivities = ({ db, config }: ActivityDeps) => {
        ORDER BY url LIMIT $2::int`,
       [q.after, q.limit, q.networks, Date.now(), waitsMs],
     );
-    return rows;
+    return withSearchAttributes(rows); // each child then starts with RelayUrl, RelayNetwork
   },
 
   /** A valid candidate becomes a relay; an invalid one has its failures raised, and is dropped at the limit. */

@@ -3,27 +3,25 @@
 // "Execute" and reads the archive's answer. The screenshot the README shows is rewritten only
 // on request (UPDATE_SCREENSHOTS=1), so that a test run leaves the work tree as it found it.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startApiServer, type ApiServer } from '../../api/server.js';
 import { connectReader } from '../../read/index.js';
 import type { Db } from '../../activities/db/db.js';
 import { testConfig } from '../helpers/config.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { loadFixture } from '../helpers/read-fixture.js';
+import { chromiumMissing, openPage } from '../helpers/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const DOCS = process.env.UPDATE_SCREENSHOTS ? new URL('../../docs/', import.meta.url).pathname : `${mkdtempSync(join(tmpdir(), 'bigbrotr-api-docs-'))}/`;
 
 describe('API docs page', () => {
   it('lists every route and runs one with "Execute"', { timeout: 120_000 }, async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI) assert.fail(`Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
-      return t.skip('Chromium not installed: apt-get install chromium');
-    }
+    const missing = chromiumMissing();
+    if (missing) return t.skip(missing);
     let archive: TestDatabase | undefined;
     let db: Db | undefined;
     let api: ApiServer | undefined;
@@ -36,17 +34,10 @@ describe('API docs page', () => {
       db = await connectReader(config);
       api = await startApiServer({ config, db });
 
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
       // The page must work offline: anything not from the API itself is refused.
-      const origin = new URL(api.url).host;
-      await context.route((url) => url.host !== origin, (route) => route.abort());
-      const page = await context.newPage();
-      page.setDefaultTimeout(30_000);
+      const opened = await openPage({ allowHost: new URL(api.url).host, height: 1000 });
+      browser = opened.browser;
+      const page = opened.page;
       await page.goto(`${api.url}/docs`);
       await page.getByText('BigBrotr archive API').first().waitFor();
       for (const path of ['/v1/relays', '/v1/events', '/v1/stats/kinds', '/v1/summary']) {

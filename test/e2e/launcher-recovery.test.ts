@@ -138,6 +138,7 @@ async function stackEnv(dataDir: string): Promise<NodeJS.ProcessEnv> {
     TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     BIGBROTR__api__port: '0',
+    BIGBROTR__logging__format: 'text', // its lines read as at a terminal (`[bigbrotr] …`), not JSON
   };
   delete env.DATABASE_URL; // the embedded server
   delete env.TEMPORAL_ADDRESS;

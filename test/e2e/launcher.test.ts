@@ -95,6 +95,7 @@ describe('npm start', () => {
       BIGBROTR__seeder__dir: seedDir,
       BIGBROTR__synchronizer__start: String(now - 2 * 86_400),
       BIGBROTR__api__port: '0',
+      BIGBROTR__logging__format: 'text', // its lines read as at a terminal (`[bigbrotr] …`), not JSON
     };
     delete env.DATABASE_URL; // the embedded default, as on a fresh laptop
     delete env.TEMPORAL_ADDRESS;

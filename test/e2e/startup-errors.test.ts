@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 function run(script: string, env: Record<string, string>) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, BIGBROTR__logging__format: 'text', ...env }, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 

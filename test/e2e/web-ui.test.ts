@@ -2,7 +2,7 @@
 // it with "Request Cancellation". Headless Chromium (playwright-core, which downloads no browser)
 // drives the dev server's own UI; a real worker runs the Finder on a fresh database.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -10,7 +10,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumMissing, openPage } from '../helpers/browser.js';
 import { insertEvents } from '../../activities/db/store.js';
 import type { FinderStatus } from '../../common/index.js';
 import { createActivities } from '../../workers/activities.js';
@@ -22,7 +23,6 @@ import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { signed } from '../helpers/nostr.js';
 import { workflowBundle } from '../helpers/temporal.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The README shows these screenshots: they are rewritten only on request (UPDATE_SCREENSHOTS=1),
 // so that a test run leaves the work tree as it found it.
 const DOCS = process.env.UPDATE_SCREENSHOTS ? new URL('../../docs/', import.meta.url).pathname : `${mkdtempSync(join(tmpdir(), 'bigbrotr-ui-'))}/`;
@@ -30,10 +30,8 @@ const RELAY = 'wss://relay.from-the-archive.example';
 
 describe('Web UI', () => {
   it('starts the Finder from "Start Workflow" and stops it with "Request Cancellation"', { timeout: 180_000 }, async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI) assert.fail(`Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
-      return t.skip('Chromium not installed: apt-get install chromium');
-    }
+    const missing = chromiumMissing();
+    if (missing) return t.skip(missing);
 
     let db: TestDatabase | undefined;
     let env: TestWorkflowEnvironment | undefined;
@@ -55,16 +53,9 @@ describe('Web UI', () => {
       const client = env.client;
       const handle = client.workflow.getHandle('finder');
 
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-      // The UI asks newsfeed.temporal.io for news: refused at once, so the test never waits on the internet.
-      await context.route((url) => url.hostname !== '127.0.0.1', (route) => route.abort());
-      const page = await context.newPage();
-      page.setDefaultTimeout(30_000); // a single-page app: each view renders after its API calls
+      const opened = await openPage();
+      browser = opened.browser;
+      const page = opened.page;
       const ui = `http://127.0.0.1:${uiPort}/namespaces/default/workflows`;
 
       // The worker polls only while the browser works; runUntil shuts it down when this is done.

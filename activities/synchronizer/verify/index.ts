@@ -2,6 +2,7 @@
 // thread or on a pool of worker threads (BIGBROTR_VERIFY_THREADS: 0 = the calling thread; unset =
 // the default below). The fastest verifier that loads is used (backend.ts), said once in the log.
 import { availableParallelism } from 'node:os';
+import { log } from '@temporalio/activity';
 import type { NostrEvent } from '../../db/store.js';
 import { loadBackend, type BackendName } from './backend.js';
 import { VerifierPool } from './pool.js';
@@ -62,7 +63,12 @@ let shared: Promise<Verifier> | undefined;
 export function sharedVerifier(): Promise<Verifier> {
   shared ??= createVerifier({ threads: verifyThreads() }).then(
     (v) => {
-      console.log(`[bigbrotr] event verifier: ${v.description}`);
+      // Through the activity's logger (the process's format) when an activity made it; else (a benchmark) plainly.
+      try {
+        log.info('event verifier', { verifier: v.description });
+      } catch {
+        console.log(`[bigbrotr] event verifier: ${v.description}`);
+      }
       return v;
     },
     (err: unknown) => {
