@@ -7,8 +7,7 @@
 // PgBouncer: with transaction pooling, a `SET ROLE` sent on connect would stay on a server
 // connection that other clients then get. PgBouncer refuses `options` unless told to ignore it,
 // and ignoring it is caught here: the role and read-only setting are checked at start-up.
-import pg from 'pg';
-import type { Db } from '../activities/db/db.js';
+import { createPool, type Db } from '../activities/db/db.js';
 import type { Config } from '../common/config.js';
 import { StartupError } from '../common/errors.js';
 
@@ -20,14 +19,7 @@ export async function connectReader(config: Config): Promise<Db> {
   if (!url) throw new StartupError('no database to read: set API_DATABASE_URL (a read-only role) or DATABASE_URL');
   const settings = [`-c default_transaction_read_only=on`, `-c statement_timeout=${config.api.statement_timeout}`];
   if (!own) settings.push(`-c role=${READER_ROLE}`);
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: config.api.pool_max,
-    application_name: 'bigbrotr-api',
-    options: settings.join(' '),
-  });
-  // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the process.
-  pool.on('error', (err) => console.error(`postgres (reader): idle connection lost: ${err.message}`));
+  const pool = createPool(url, { max: config.api.pool_max, name: 'bigbrotr-api', startup: settings.join(' '), label: 'reader' });
   try {
     const { rows } = await pool.query<{ role: string; read_only: string }>(
       `SELECT current_user AS role, current_setting('transaction_read_only') AS read_only`,

@@ -7,14 +7,22 @@ export type Db = pg.Pool;
 export const FOREIGN_KEY_VIOLATION = '23503';
 
 /** The process's one connection pool; `application_name` shows who holds a connection in pg_stat_activity. */
-export function createPool(connectionString: string, options: { max?: number; name?: string } = {}): Db {
+export function createPool(
+  connectionString: string,
+  options: { max?: number; name?: string; /** server settings sent at connection start (`-c key=value ...`) */ startup?: string; label?: string } = {},
+): Db {
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
     application_name: options.name ?? 'bigbrotr',
+    ...(options.startup ? { options: options.startup } : {}),
   });
+  const label = options.label ? `postgres (${options.label})` : 'postgres';
   // An idle client that loses its server emits 'error' on the pool; unhandled, it would kill the process.
-  pool.on('error', (err) => console.error(`postgres: idle connection lost: ${err.message}`));
+  pool.on('error', (err) => console.error(`${label}: idle connection lost: ${err.message}`));
+  // So does a client checked out between two queries (a transaction's, a refresh's) when the server
+  // dies: its next query fails with the error; the process must not.
+  pool.on('connect', (client) => client.on('error', () => {}));
   // What its queries throw is marked as the database's: an activity it fails counts in
   // bigbrotr_db_errors_total (workers/worker.ts), whatever the error's class.
   const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;

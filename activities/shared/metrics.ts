@@ -138,6 +138,12 @@ export const metrics = {
   }),
 };
 
+// The series the alert rules read with increase(), present at 0 from the start: a counter whose
+// series first appears at its first count (already at 200) shows Prometheus no increase, and "no
+// events archived for an hour" would fire right after a worker's start.
+for (const result of ['archived', 'known', 'rejected']) metrics.syncEvents.labels(result).inc(0);
+for (const network of NETWORKS) for (const verdict of ['up', 'down', 'unserved', 'error']) metrics.monitorRelaysChecked.labels(network, verdict).inc(0);
+
 /** Distinct values a label taken from outside (a relay's code, a reason) may have, per metric, before the rest count as "other". */
 const MAX_LABEL_VALUES = 40;
 const seenLabels = new Map<string, Set<string>>();
