@@ -22,8 +22,15 @@ const DROPPED = new Set(['taskToken', 'sdkComponent', 'namespace', 'isLocal']);
  */
 const EXPECTED_ERRORS = new Set(['RelayError', 'RelayRefused', 'NegentropyError']);
 
-/** The SDK's warnings about what this design does on purpose: a network's workers serve activities only. */
-const BY_DESIGN = new Set(['No workflows registered, not polling for workflow tasks']);
+/**
+ * The SDK's lines about what this design does on purpose (a network's workers serve activities
+ * only; nothing uses Nexus) and its per-worker state changes: debug, not a person's business.
+ */
+const BY_DESIGN = new Set([
+  'No workflows registered, not polling for workflow tasks',
+  'No Nexus services registered, not polling for Nexus tasks',
+  'Worker state changed',
+]);
 
 export interface LogLine {
   time: string;
@@ -64,7 +71,7 @@ export class BigBrotrLogger implements Logger {
     let lvl = level;
     const err = meta.error ?? meta.failure;
     if ((lvl === 'WARN' || lvl === 'ERROR') && err instanceof Error && EXPECTED_ERRORS.has(err.name)) lvl = 'INFO';
-    if (lvl === 'WARN' && BY_DESIGN.has(message)) lvl = 'DEBUG';
+    if ((lvl === 'WARN' || lvl === 'INFO') && BY_DESIGN.has(message)) lvl = 'DEBUG';
     if (LEVELS.indexOf(lvl) < this.severity) return undefined;
     const line: LogLine = {
       time: (nanos !== undefined ? new Date(Number(nanos / 1_000_000n)) : new Date()).toISOString(),
