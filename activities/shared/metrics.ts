@@ -4,7 +4,7 @@
 // Labels come from small closed sets: never a label per event, per id or per relay (except the
 // ten most lagging relays, a bounded set the database answers at scrape time).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { NETWORKS } from '../../common/index.js';
+import { NETWORKS, parseRelayUrl, type EventCounts } from '../../common/index.js';
 import type { Db } from '../db/db.js';
 
 export const registry = new Registry();
@@ -167,13 +167,26 @@ export function reasonCode(metric: string, reason: string): string {
   return boundedLabel(metric, /^([a-z][a-z0-9_-]*):/.exec(reason)?.[1] ?? 'other');
 }
 
-/** A relay URL's network, from its host (cheap: counted per batch, not parsed). */
+/** A stored relay URL's network, by the project's one URL parser (common/relay-url.ts). */
 export function networkOfUrl(url: string): string {
-  const host = /^wss?:\/\/(?:[^@/]*@)?(\[[^\]]*\]|[^/:?#]*)/i.exec(url)?.[1]?.toLowerCase() ?? '';
-  if (host.endsWith('.onion')) return 'tor';
-  if (host.endsWith('.i2p')) return 'i2p';
-  if (host.endsWith('.loki')) return 'loki';
-  return 'clearnet';
+  const r = parseRelayUrl(url, { allowLocal: true });
+  return r.ok ? r.network : 'clearnet';
+}
+
+/**
+ * What a batch of one relay's events came to, counted once where the counts are made: archiveEvents'
+ * result, or the ids a NIP-77 window linked or refused without fetching them.
+ */
+export function countSyncEvents(url: string, c: EventCounts): void {
+  if (c.received) metrics.syncReceived.inc({ network: networkOfUrl(url) }, c.received);
+  metrics.syncEvents.inc({ result: 'archived' }, c.inserted);
+  metrics.syncEvents.inc({ result: 'known' }, c.known);
+  let rejected = 0;
+  for (const [reason, n] of Object.entries(c.invalid)) {
+    metrics.syncRejected.inc({ reason: boundedLabel('bigbrotr_sync_events_rejected_total', reason) }, n);
+    rejected += n;
+  }
+  metrics.syncEvents.inc({ result: 'rejected' }, rejected);
 }
 
 /** The BigBrotr service a workflow type belongs to (the relay-level workflows under their coordinator's). */

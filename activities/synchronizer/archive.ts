@@ -9,7 +9,7 @@ import { countReason, type EventCounts } from '../../common/index.js';
 import type { Db } from '../db/db.js';
 import { byteaHex, EVENT_INSERT, eventColumns, shapeProblem, type NostrEvent } from '../db/store.js';
 import { eventId, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
-import { boundedLabel, metrics, networkOfUrl } from '../shared/metrics.js';
+import { countSyncEvents } from '../shared/metrics.js';
 
 export interface ArchiveResult extends EventCounts {
   /** Signatures checked (known events are not). */
@@ -25,16 +25,7 @@ export interface ArchiveResult extends EventCounts {
  */
 export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
   const result = await archive(db, relayUrl, raw, seenAt);
-  // Counted once stored (a batch that fails is counted by its retry).
-  metrics.syncReceived.inc({ network: networkOfUrl(relayUrl) }, result.received);
-  metrics.syncEvents.inc({ result: 'archived' }, result.inserted);
-  metrics.syncEvents.inc({ result: 'known' }, result.known);
-  let rejected = 0;
-  for (const [reason, n] of Object.entries(result.invalid)) {
-    metrics.syncRejected.inc({ reason: boundedLabel('bigbrotr_sync_events_rejected_total', reason) }, n);
-    rejected += n;
-  }
-  metrics.syncEvents.inc({ result: 'rejected' }, rejected);
+  countSyncEvents(relayUrl, result); // once stored (a batch that fails is counted by its retry)
   return result;
 }
 

@@ -6,9 +6,9 @@
 // Negentropy (NIP-77) reconciles the window's ids with the relay's, then links the events the
 // archive has from other relays and fetches only the rest by id: complete however many events the
 // window holds. Every event fetched goes through archiveEvents, which verifies it.
-import { addEventCounts, countReason, type WindowResult } from '../../common/index.js';
+import { addEventCounts, countReason, type EventCounts, type WindowResult } from '../../common/index.js';
 import { archiveEvents } from './archive.js';
-import { metrics, networkOfUrl } from '../shared/metrics.js';
+import { countSyncEvents, metrics, networkOfUrl } from '../shared/metrics.js';
 import type { Db } from '../db/db.js';
 import { byteaHex } from '../db/store.js';
 import { reconcile, type IdRecord, type Reconciliation } from '../relay/negentropy.js';
@@ -163,20 +163,17 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
   for (let i = 0; i < need.length; i += q.limit) {
     const batch = need.slice(i, i + q.limit);
     const links = await linkKnown(db, q.url, batch, q.since, q.until, seenAt);
-    result.known += links.known.length;
-    result.linked += links.linked;
-    metrics.syncEvents.inc({ result: 'known' }, links.known.length);
+    // What the batch's ids came to without being fetched (the fetched ones are archiveEvents').
+    const byId: EventCounts = { received: 0, inserted: 0, known: links.known.length, linked: links.linked, invalid: {} };
     // An id fixes its event's created_at: a relay listing, for this window, an event of another
     // time has it wrong (or made it up). It is neither linked nor fetched.
-    if (links.outside.length) countReason(result.invalid, 'outside-window', links.outside.length);
-    metrics.syncEvents.inc({ result: 'rejected' }, links.outside.length);
-    metrics.syncRejected.inc({ reason: 'outside-window' }, links.outside.length);
+    if (links.outside.length) countReason(byId.invalid, 'outside-window', links.outside.length);
     const have = new Set([...links.known, ...links.outside]);
     const fetched = await fetcher.fetch(batch.filter((id) => !have.has(id)));
     result.unserved! += fetched.unserved;
-    if (fetched.unasked) countReason(result.invalid, 'not-asked', fetched.unasked);
-    metrics.syncEvents.inc({ result: 'rejected' }, fetched.unasked);
-    metrics.syncRejected.inc({ reason: 'not-asked' }, fetched.unasked);
+    if (fetched.unasked) countReason(byId.invalid, 'not-asked', fetched.unasked);
+    addEventCounts(result, byId);
+    countSyncEvents(q.url, byId);
     beat();
   }
   return result;
