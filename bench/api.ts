@@ -1,5 +1,5 @@
 // `npm run bench:api`: the read-only HTTP API under load on an archive of 1,000,000 events
-// (BENCH_EVENTS to change). The archive is generated in SQL (ids, pubkeys and signatures are
+// (BENCH_EVENTS to change). The archive is bench/synthetic-archive.ts's, generated in SQL (ids, pubkeys and signatures are
 // hashes: the signatures do not verify, which a read benchmark never checks), the analytics are
 // built as the Refresher builds them, the API runs as `npm run start-api` runs it (its own
 // process, the read-only role), and autocannon asks each main resource for BENCH_SECONDS (10)
@@ -11,8 +11,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { databaseServer } from '../test/helpers/database-server.js';
-import { freshDatabase, type TestDatabase } from '../test/helpers/db.js';
+import { freshDatabase } from '../test/helpers/db.js';
 import { refreshAll } from '../activities/refresher/refresher.js';
+import { fillSyntheticArchive } from './synthetic-archive.js';
 import { eventsQuery } from '../read/events.js';
 import { cpuOfAll, cpuSeconds, exited } from './proc.js';
 
@@ -21,8 +22,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const RELAYS = 500;
 const AUTHORS = Math.max(10, Math.round(EVENTS / 50));
-const CHUNK = 100_000;
-const T0 = 1_690_000_000;
 const say = (m: string) => console.log(`[bench:api] ${m}`);
 
 interface AutocannonResult {
@@ -35,60 +34,6 @@ interface AutocannonResult {
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 // autocannon ships no types: its options and result as used here.
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-async function buildArchive(t: TestDatabase): Promise<void> {
-  const q = (sql: string, params: unknown[] = []) => t.db.query(sql, params);
-  await q(`SELECT relay_insert(ARRAY(SELECT 'wss://relay-' || i || '.bench.example' FROM generate_series(1, ${RELAYS}) i),
-                               ARRAY(SELECT 'clearnet' FROM generate_series(1, ${RELAYS})), ARRAY(SELECT ${T0}::bigint FROM generate_series(1, ${RELAYS})))`);
-  // A NIP-11 document per relay, one of five programs; an hourly 'open' check over two days, one in ten failed.
-  await q(`INSERT INTO metadata SELECT sha256(('nip11-' || i)::bytea),
-             jsonb_build_object('name', 'relay ' || i, 'software', (ARRAY['strfry','nostr-rs-relay','khatru','nostream','relay29'])[i % 5 + 1],
-                                'version', '1.' || (i % 3), 'supported_nips', CASE WHEN i % 2 = 0 THEN '[1,11,42,50]'::jsonb ELSE '[1,11]'::jsonb END)
-           FROM generate_series(1, ${RELAYS}) i`);
-  await q(`INSERT INTO relay_metadata SELECT 'wss://relay-' || i || '.bench.example', 'nip11', extract(epoch FROM now())::bigint - 3600, sha256(('nip11-' || i)::bytea)
-           FROM generate_series(1, ${RELAYS}) i`);
-  await q(`INSERT INTO metadata VALUES (sha256('fail'::bytea), '{"check":"open","code":"timeout"}')`);
-  await q(`INSERT INTO relay_check SELECT 'wss://relay-' || i || '.bench.example', 'open', extract(epoch FROM now())::bigint - h * 3600,
-             CASE WHEN (i + h) % 10 = 0 THEN 'failed' ELSE 'ok' END, CASE WHEN (i + h) % 10 = 0 THEN 'timeout' END,
-             CASE WHEN (i + h) % 10 = 0 THEN sha256('fail'::bytea) END
-           FROM generate_series(1, ${RELAYS}) i, generate_series(1, 48) h`);
-
-  // Bulk load without the analytics queue triggers (the first refresh is a full build from the base tables).
-  const c = await t.db.connect();
-  try {
-    await c.query(`SET session_replication_role = replica`);
-    for (let from = 1; from <= EVENTS; from += CHUNK) {
-      const to = Math.min(EVENTS, from + CHUNK - 1);
-      const t0 = Date.now();
-      await c.query(
-        `INSERT INTO event (id, pubkey, created_at, kind, tags, content, sig)
-         SELECT sha256(('e' || i)::bytea), sha256(('p' || (i % ${AUTHORS}))::bytea), ${T0} + i * 30 + (i % 7),
-                k.kind,
-                jsonb_build_array(jsonb_build_array('t', 'topic' || (i % 100)), jsonb_build_array('p', encode(sha256(('p' || (i * 7 % ${AUTHORS}))::bytea), 'hex')))
-                  || CASE WHEN k.kind = 30023 THEN jsonb_build_array(jsonb_build_array('d', 'article-' || (i % 1000))) ELSE '[]'::jsonb END,
-                'bench event ' || i || ' ' || repeat('x', i % 200), sha512(('s' || i)::bytea)
-         FROM generate_series($1::int, $2::int) i
-         CROSS JOIN LATERAL (SELECT CASE WHEN i % 10 < 6 THEN 1 WHEN i % 10 = 6 THEN 7 WHEN i % 10 = 7 THEN 6
-                                         ELSE (ARRAY[0, 3, 10002, 30023, 9735])[i % 5 + 1] END AS kind) k`,
-        [from, to],
-      );
-      // Every event on one relay, a third on a second one.
-      await c.query(
-        `INSERT INTO event_relay (event_id, relay_url, seen_at)
-         SELECT sha256(('e' || i)::bytea), 'wss://relay-' || (i % ${RELAYS} + 1) || '.bench.example', ${T0} + i * 30 + 5 FROM generate_series($1::int, $2::int) i
-         UNION ALL
-         SELECT sha256(('e' || i)::bytea), 'wss://relay-' || ((i * 7 + 1) % ${RELAYS} + 1) || '.bench.example', ${T0} + i * 30 + 9
-         FROM generate_series($1::int, $2::int) i WHERE i % 3 = 0 AND (i * 7 + 1) % ${RELAYS} <> i % ${RELAYS}`,
-        [from, to],
-      );
-      say(`events ${to.toLocaleString('en')} / ${EVENTS.toLocaleString('en')} (${((Date.now() - t0) / 1000).toFixed(1)} s this chunk)`);
-    }
-  } finally {
-    await c.query('RESET session_replication_role');
-    c.release();
-  }
-  await q('ANALYZE');
-}
 
 async function startApi(url: string): Promise<{ child: ChildProcess; base: string }> {
   const nodeArgs = process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -112,7 +57,9 @@ let api: ChildProcess | undefined;
 try {
   say(`building an archive of ${EVENTS.toLocaleString('en')} events by ${AUTHORS.toLocaleString('en')} authors on ${RELAYS} relays (generated in SQL: ids, pubkeys and signatures are hashes, the signatures do not verify; a read benchmark never checks them)`);
   let t0 = Date.now();
-  await buildArchive(t);
+  // Straight into the tables (no analytics queue): the analytics are then built from the base tables.
+  await fillSyntheticArchive(t.db, { events: EVENTS, relays: RELAYS, authors: AUTHORS, queues: false, checkDays: 2, checksUntil: Math.floor(Date.now() / 1000), say: (m) => say(`events ${m}`) });
+  await t.db.query('ANALYZE');
   say(`archive built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   t0 = Date.now();
   await refreshAll(t.db, 'bigbrotr');
@@ -122,7 +69,7 @@ try {
   const authors = (await t.db.query<{ p: string }>(`SELECT encode(pubkey, 'hex') AS p FROM pubkey_stats ORDER BY pubkey LIMIT 1000`)).rows.map((r) => r.p);
   const ids = (await t.db.query<{ id: string }>(`SELECT encode(id, 'hex') AS id FROM event TABLESAMPLE SYSTEM (1) LIMIT 1000`)).rows.map((r) => r.id);
   const kinds = (await t.db.query<{ kind: number }>(`SELECT kind FROM kind_stats`)).rows.map((r) => r.kind);
-  for (const [name, p] of [['newest', {}], ['by author', { author: authors[0] }], ['by kind', { kind: 7 }], ['by tag', { tag: 't:topic5' }], ['author + kind', { author: authors[0], kind: 1 }]] as const) {
+  for (const [name, p] of [['newest', {}], ['by author', { author: authors[0] }], ['by kind', { kind: 7 }], ['by tag', { tag: 't:tag5' }], ['author + kind', { author: authors[0], kind: 1 }]] as const) {
     const q = eventsQuery('bigbrotr', { limit: 51, ...p } as never);
     const plan = (await t.db.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${q.text}`, q.values)).rows.map((r) => r['QUERY PLAN'] as string);
     const times = plan.filter((l) => /^(Planning|Execution) Time/.test(l)).join(', ');
@@ -143,7 +90,7 @@ try {
     ['GET /v1/events?kind=', cycle(kinds.map((k) => `/v1/events?kind=${k}`))],
     ['GET /v1/events/{id}', cycle(ids.map((id) => `/v1/events/${id}`))],
     ['GET /v1/stats/kinds', cycle(['/v1/stats/kinds'])],
-    ['GET /v1/stats/days', cycle(['/v1/stats/days', '/v1/stats/days?kind=1', '/v1/stats/days?since=2023-09-01&until=2023-12-31'])],
+    ['GET /v1/stats/days', cycle(['/v1/stats/days', '/v1/stats/days?kind=1', '/v1/stats/days?since=2024-01-01&until=2024-03-31'])],
     ['GET /v1/summary', cycle(['/v1/summary'])],
   ];
   const rows: string[][] = [];

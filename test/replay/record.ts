@@ -152,7 +152,6 @@ try {
       { kind: 5050, created_at: Math.floor(Date.now() / 1000), content: '', tags: [['i', 'summary', 'text'], ['p', getPublicKey(dvmKey)]] },
       generateSecretKey(),
     );
-    await new Promise((r) => setTimeout(r, 1000)); // the listener's subscription is open
     const conn = await openRelay(target.url, { timeoutMs: 2000 });
     conn.send(['EVENT', request]);
     await conn.next((m) => (m[0] === 'OK' ? m : undefined), 2000);
