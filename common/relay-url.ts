@@ -206,8 +206,23 @@ const LOCAL_V4: Array<[number[], number]> = [
   [[203, 0, 113, 0], 24], [[224, 0, 0, 0], 4], [[240, 0, 0, 0], 4],
 ];
 const v6 = (text: string) => ipv6Bytes(text) as number[];
+// Ranges that embed or tunnel to IPv4 addresses are refused whole in a relay URL: IPv4-compatible
+// (::/96, with :: and ::1), IPv4-mapped, IPv4-translated (::ffff:0:0:0/96), NAT64 (well-known and
+// local-use), Teredo (2001::/32) and 6to4 (2002::/16, deprecated by RFC 7526) can all reach a private one.
 const LOCAL_V6: Array<[number[], number]> = [
-  [v6('::1'), 128], [v6('::'), 128], [v6('::ffff:0:0'), 96], [v6('64:ff9b::'), 96],
-  [v6('100::'), 64], [v6('2001::'), 32], [v6('2001:2::'), 48], [v6('2001:db8::'), 32],
-  [v6('2001:10::'), 28], [v6('fc00::'), 7], [v6('fe80::'), 10], [v6('ff00::'), 8],
+  [v6('::'), 96], [v6('::ffff:0:0'), 96], [v6('::ffff:0:0:0'), 96], [v6('64:ff9b::'), 96],
+  [v6('64:ff9b:1::'), 48], [v6('100::'), 64], [v6('2001::'), 32], [v6('2001:2::'), 48],
+  [v6('2001:db8::'), 32], [v6('2001:10::'), 28], [v6('2002::'), 16], [v6('3fff::'), 20],
+  [v6('5f00::'), 16], [v6('fc00::'), 7], [v6('fe80::'), 10], [v6('fec0::'), 10], [v6('ff00::'), 8],
 ];
+// An address of these stands for the IPv4 address in its last 32 bits (the host's own stack maps
+// it; a NAT64 gateway translates it, and DNS64 answers with it for IPv4-only names), so a
+// connection to one is judged by that IPv4 address.
+const IPV4_EMBEDDING: Array<[number[], number]> = [[v6('::ffff:0:0'), 96], [v6('64:ff9b::'), 96]];
+
+/** The IPv4 address (dotted) an IPv4-mapped or NAT64 (64:ff9b::/96) IPv6 address stands for, else undefined. */
+export function embeddedIpv4(ipv6: string): string | undefined {
+  const bytes = ipv6Bytes(ipv6.toLowerCase());
+  if (!bytes || !IPV4_EMBEDDING.some(([net, bits]) => inPrefix(bytes, net, bits))) return undefined;
+  return bytes.slice(12).join('.');
+}

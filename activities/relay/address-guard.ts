@@ -8,13 +8,15 @@
 // http/https/ws filters what DNS answers before the socket connects, so a name cannot resolve to a
 // public address when checked and to a private one when used. Node skips `lookup` for IP literals,
 // so those are checked before connecting. A SOCKS5 proxy resolves names itself (overlay networks):
-// no local lookup happens, and only literals are checked.
+// no local lookup happens, so literals and `localhost` names are refused before asking it, and a
+// redirect may not leave the overlay network the request began on (a .onion page redirecting to
+// http://internal.example/ would have the proxy connect inside the network it runs in).
 //
 // Which ranges are local is common/relay-url.ts's knowledge (parseRelayUrl refuses them with code
 // 'local'): it is asked here, not repeated.
 import dns from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import { parseRelayUrl } from '../../common/relay-url.js';
+import { embeddedIpv4, parseRelayUrl, type Network } from '../../common/relay-url.js';
 
 export interface AddressGuard {
   /** relay_url.allow_local: true turns every check off (tests run their relays on 127.0.0.1). */
@@ -47,21 +49,17 @@ const METADATA = new Set(['169.254.169.254', 'fd00:ec2::254']);
 /**
  * Why an IP address must not be connected to ('the cloud metadata address', 'a local, private or
  * special-purpose address'), or undefined when it may be (and for anything that is not an IP
- * address: names are checked once resolved). IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged by
- * its IPv4 address; a zone (fe80::1%eth0) is ignored.
+ * address: names are checked once resolved). IPv4-mapped IPv6 (::ffff:10.0.0.1) and NAT64
+ * (64:ff9b::10.0.0.1) are judged by their IPv4 address; a zone (fe80::1%eth0) is ignored.
  */
 export function blockedAddress(address: string): string | undefined {
   let ip = address.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '').toLowerCase();
   const version = isIP(ip);
   if (version === 0) return undefined;
   if (version === 6) {
-    // The URL class writes an IPv6 address canonically: ::ffff:127.0.0.1 becomes ::ffff:7f00:1.
+    // The URL class writes an IPv6 address canonically (FD00:EC2:0::254 becomes fd00:ec2::254).
     const canonical = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-    if (mapped) {
-      const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
-      ip = [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
-    } else ip = canonical;
+    ip = embeddedIpv4(canonical) ?? canonical;
   }
   if (METADATA.has(ip)) return 'the cloud metadata address';
   const r = parseRelayUrl(`ws://${isIP(ip) === 6 ? `[${ip}]` : ip}/`);
@@ -99,8 +97,30 @@ export function guardConnection(
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const kind = blockedAddress(host);
   if (kind) return { error: new BlockedAddressError(host, host, kind) };
+  // The proxy would resolve it on its own host.
+  if (viaProxy && isLocalHost(host)) return { error: new BlockedAddressError(host, host, 'a local name') };
   if (viaProxy || isIP(host) !== 0) return {};
   return { lookup: guardedLookup(active.lookup) };
+}
+
+/**
+ * Why a redirect from `first` (the URL a request began with) to `hop` is refused, or undefined:
+ * from an overlay network (tor, i2p, loki), only hops on that same network are allowed. Through
+ * its proxy a clearnet name is resolved where the proxy runs, where no lookup of ours can check it.
+ */
+export function guardRedirect(first: URL, hop: URL, guard: AddressGuard | undefined): BlockedAddressError | undefined {
+  if (!activeGuard(hop, guard)) return undefined;
+  const from = networkOf(first.hostname);
+  if (from === undefined || from === 'clearnet') return undefined;
+  if (networkOf(hop.hostname) === from) return undefined;
+  const host = hop.hostname.replace(/^\[(.*)\]$/, '$1');
+  return new BlockedAddressError(host, host, `off the ${from} network the request began on`);
+}
+
+/** The network of a host (tor for a valid .onion, ...; a local host is clearnet), undefined for a host no relay URL could have. */
+function networkOf(host: string): Network | undefined {
+  const r = parseRelayUrl(`ws://${host}/`, { allowLocal: true });
+  return r.ok ? r.network : undefined;
 }
 
 /**

@@ -4,7 +4,7 @@
 // lead inside the worker's network), and errors that say which of them tripped.
 import http from 'node:http';
 import https from 'node:https';
-import { BlockedAddressError, guardConnection, type AddressGuard } from './address-guard.js';
+import { BlockedAddressError, guardConnection, guardRedirect, type AddressGuard } from './address-guard.js';
 
 export interface HttpGetOptions {
   timeoutMs: number;
@@ -51,11 +51,15 @@ export async function httpGet(url: string, options: HttpGetOptions): Promise<Htt
       if (hop >= options.maxRedirects) {
         throw new HttpGetError('too-many-redirects', `more than ${options.maxRedirects} redirects (last to ${location.slice(0, 200)})`);
       }
+      let next: URL;
       try {
-        current = new URL(location, current).toString();
+        next = new URL(location, current);
       } catch {
         throw new HttpGetError('bad-url', `redirect to an invalid URL: ${location.slice(0, 200)}`);
       }
+      current = next.toString();
+      const refused = guardRedirect(new URL(url), next, options.guard);
+      if (refused) throw new HttpGetError('blocked-address', `redirect to ${current.slice(0, 200)}: ${refused.message}`);
       continue;
     }
     return res;

@@ -21,6 +21,9 @@ import { startLocalRelay, type LocalRelay } from '../helpers/local-relay.js';
 import { startSocks5, type Socks5Server } from '../helpers/socks5-server.js';
 
 const ONION = 'oxtrdevav64z64yb7x6rjg4ntzqjhedm5b5zjqulugknhzr46ny2qbad.onion';
+// Through the proxy: an onion relay whose NIP-11 server is the redirector, and an onion service on the internal server.
+const ONION_SITE = `${'s'.repeat(56)}.onion`;
+const ONION_INTERNAL = `${'i'.repeat(56)}.onion`;
 const BLOCK: AddressGuard = { allowLocal: false };
 const ALLOW: AddressGuard = { allowLocal: true };
 const HTTP = { timeoutMs: 2000, maxBytes: 100_000, maxRedirects: 3 };
@@ -30,6 +33,7 @@ let internalPort = 0;
 let internalRequests = 0;
 let redirector: Server;
 let redirectorOrigin = '';
+let redirectorPort = 0;
 let wss: WebSocketServer;
 let wsPort = 0;
 let wsConnections = 0;
@@ -60,18 +64,31 @@ before(async () => {
       '/to-name': `http://internal.test:${internalPort}/`,
       '/to-metadata': 'http://169.254.169.254/latest/meta-data/',
       '/to-mapped': `http://[::ffff:127.0.0.1]:${internalPort}/`,
+      '/onion-to-name': `http://internal.example:${internalPort}/`,
+      '/onion-to-localhost': `http://localhost:${internalPort}/`,
+      '/onion-to-onion': `http://${ONION_INTERNAL}/`,
     };
     const location = to[req.url ?? ''];
     res.writeHead(location ? 302 : 404, location ? { location } : {});
     res.end();
   });
-  redirectorOrigin = `http://127.0.0.1:${await listen(redirector)}`;
+  redirectorPort = await listen(redirector);
+  redirectorOrigin = `http://127.0.0.1:${redirectorPort}`;
   wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise((r) => wss.once('listening', r));
   wsPort = (wss.address() as AddressInfo).port;
   wss.on('connection', () => wsConnections++);
   relay = await startLocalRelay({ nip11: { name: 'Local relay' } });
-  proxy = await startSocks5({ resolve: (host) => (host === ONION ? { host: '127.0.0.1', port: wsPort } : undefined) });
+  // The proxy resolves clearnet names too, as Tor does: internal.example and localhost stand for
+  // names of the network the proxy runs in.
+  const routes: Record<string, number | undefined> = { [ONION]: wsPort, [ONION_SITE]: redirectorPort, [ONION_INTERNAL]: internalPort };
+  proxy = await startSocks5({
+    resolve: (host, port) => {
+      if (host === 'internal.example' || host === 'localhost') return { host: '127.0.0.1', port };
+      const routed = routes[host];
+      return routed === undefined ? undefined : { host: '127.0.0.1', port: routed };
+    },
+  });
   t = await freshDatabase();
 });
 after(async () => {
@@ -164,6 +181,38 @@ describe('address guard: redirects', () => {
     const on: ApiOutcome = await new MockActivityEnvironment().run(finder(true).fetchRelayList, 'hop');
     assert.equal(on.ok, true, on.error);
     assert.equal(internalRequests, before + 1);
+  });
+});
+
+describe('address guard: overlay relays through their SOCKS5 proxy', () => {
+  // allowLocal is off, but no hop here is an IP literal or looked up locally: the proxy resolves
+  // every name, so only the overlay rule and the localhost rule stand between a hop and the inside.
+  const viaProxy = () => ({ ...HTTP, agent: socksAgent(proxy.url), guard: BLOCK });
+
+  it('a NIP-11 redirect from an .onion relay to a clearnet name is refused, and the proxy is not asked', async () => {
+    const before = internalRequests;
+    for (const [path, host] of [['/onion-to-name', 'internal.example'], ['/onion-to-localhost', 'localhost']] as const) {
+      const r = await fetchNip11(`ws://${ONION_SITE}${path}`, viaProxy());
+      assert.equal(r.ok, false, path);
+      assert.equal(!r.ok && r.code, 'blocked-address', path);
+      assert.equal(!r.ok && r.reason, `redirect to http://${host}:${internalPort}/: ${host} is off the tor network the request began on`);
+      assert.ok(!proxy.requested.includes(`${host}:${internalPort}`), path);
+    }
+    assert.equal(internalRequests, before);
+  });
+
+  it('a redirect to another .onion is followed', async () => {
+    const before = internalRequests;
+    const r = await fetchNip11(`ws://${ONION_SITE}/onion-to-onion`, viaProxy());
+    assert.equal(r.ok && r.document.name, 'internal secret', r.ok ? '' : r.reason);
+    assert.equal(internalRequests, before + 1);
+  });
+
+  it('a localhost name is refused before the proxy, which would resolve it to its own host', async () => {
+    const [wsBefore, httpBefore, asked] = [wsConnections, internalRequests, proxy.requested.length];
+    await assert.rejects(openRelay(`ws://localhost:${wsPort}`, { timeoutMs: 2000, agent: socksAgent(proxy.url), guard: BLOCK }), blockedRelay(/: localhost is a local name$/));
+    await assert.rejects(httpGet(`http://localhost:${internalPort}/`, viaProxy()), blockedHttp(/localhost is a local name/));
+    assert.deepEqual([wsConnections, internalRequests, proxy.requested.length], [wsBefore, httpBefore, asked]);
   });
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { describe, it } from 'node:test';
-import { BlockedAddressError, blockedAddress, guardConnection, guardedLookup, isLocalHost } from '../../activities/relay/address-guard.js';
+import { BlockedAddressError, blockedAddress, guardConnection, guardedLookup, guardRedirect, isLocalHost } from '../../activities/relay/address-guard.js';
 
 const BLOCKED = [
   '127.0.0.1', '127.8.9.10', '10.0.0.1', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.1.1', '100.64.0.1',
@@ -69,6 +69,51 @@ describe('address guard: connections', () => {
     assert.deepEqual(guardConnection(url, undefined, false), {});
     assert.deepEqual(guardConnection(url, { allowLocal: false, trustedOrigin: 'http://127.0.0.1:8080' }, false), {});
     assert.ok(guardConnection(url, { allowLocal: false, trustedOrigin: 'http://127.0.0.1:8081' }, false).error);
+  });
+});
+
+describe('address guard: through a SOCKS5 proxy', () => {
+  const guard = { allowLocal: false };
+  const onion = `${'a'.repeat(56)}.onion`;
+  const i2p = `${'b'.repeat(52)}.b32.i2p`;
+  const loki = `${'c'.repeat(52)}.loki`;
+
+  it('refuses a localhost name before asking the proxy, which would resolve it to itself', () => {
+    for (const url of ['http://localhost:8080/', 'ws://relay.localhost/', 'http://localhost.localdomain/']) {
+      const r = guardConnection(new URL(url), guard, true);
+      assert.ok(r.error instanceof BlockedAddressError, url);
+      assert.match(r.error.message, / is a local name$/);
+    }
+    assert.deepEqual(guardConnection(new URL(`ws://${onion}/`), guard, true), {});
+    assert.deepEqual(guardConnection(new URL('http://localhost:8080/'), { allowLocal: true }, true), {});
+  });
+
+  it('a redirect from an overlay network may not leave it', () => {
+    const refused: Array<[string, string]> = [
+      [`http://${onion}/`, 'http://internal.example/'],
+      [`http://${onion}/`, 'http://localhost:8080/'],
+      [`http://${onion}/`, `http://${i2p}/`],
+      [`http://${onion}/`, 'http://bad.onion/'],
+      [`http://${i2p}/`, `http://${onion}/`],
+      [`http://${loki}/`, 'https://8.8.8.8/'],
+    ];
+    for (const [from, to] of refused) {
+      const err = guardRedirect(new URL(from), new URL(to), guard);
+      assert.ok(err instanceof BlockedAddressError, `${from} -> ${to}`);
+      assert.equal(err.message, `${new URL(to).hostname} is off the ${from.includes('.onion') ? 'tor' : from.includes('.i2p') ? 'i2p' : 'loki'} network the request began on`);
+    }
+  });
+
+  it('lets a hop on the same overlay network through, and leaves clearnet redirects to the address checks', () => {
+    const allowed: Array<[string, string]> = [
+      [`http://${onion}/`, `https://${'d'.repeat(56)}.onion/x`],
+      [`http://${i2p}/`, 'http://forum.i2p/'],
+      [`http://${loki}/`, `http://${'e'.repeat(52)}.loki/`],
+      ['https://relay.example/', 'https://other.example/'],
+    ];
+    for (const [from, to] of allowed) assert.equal(guardRedirect(new URL(from), new URL(to), guard), undefined, `${from} -> ${to}`);
+    assert.equal(guardRedirect(new URL(`http://${onion}/`), new URL('http://internal.example/'), { allowLocal: true }), undefined);
+    assert.equal(guardRedirect(new URL(`http://${onion}/`), new URL('http://internal.example/'), undefined), undefined);
   });
 });
 
