@@ -9,3 +9,4 @@ export * from './pool.js';
 export * from './refresher.js';
 export * from './relay-url.js';
 export * from './types.js';
+export * from './storable.js';

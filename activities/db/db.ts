@@ -6,6 +6,16 @@ export type Db = pg.Pool;
 /** PostgreSQL's SQLSTATE for a foreign key violation. */
 export const FOREIGN_KEY_VIOLATION = '23503';
 
+/**
+ * PostgreSQL refused the data itself: SQLSTATE class 22 (data exception) or 23 (integrity
+ * violation), which every retry would meet again. 23503 is left out: a foreign key violation
+ * means the relay left the relay table meanwhile, an answer its callers handle.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code) && code !== FOREIGN_KEY_VIOLATION;
+}
+
 /** The process's one connection pool; `application_name` shows who holds a connection in pg_stat_activity. */
 export function createPool(
   connectionString: string,

@@ -4,6 +4,7 @@
 // (failures included) go the same way into relay_check: one narrow row per check and pass, a
 // failure's reason a document.
 import { createHash } from 'node:crypto';
+import { storableJson, storableText } from '../../common/index.js';
 import type { Db } from './db.js';
 
 export const METADATA_TYPES = ['nip11', 'nip66_rtt', 'nip66_ssl', 'nip66_geo', 'nip66_net', 'nip66_dns', 'nip66_http'] as const;
@@ -82,13 +83,15 @@ export async function storeMetadata(db: Db, rows: MetadataRow[]): Promise<{ docu
 /**
  * Stores documents and their time-series rows, and the checks' outcomes (each failure's
  * {check, code, reason} as a document too): three set-based calls for the whole batch, one transaction.
+ * Every string is made storable first (a relay's words may hold NUL or lone surrogates), and the
+ * id is the hash of what is stored.
  */
 export async function storeChecks(
   db: Db, rows: MetadataRow[], outcomes: CheckOutcome[],
 ): Promise<{ documents: number; snapshots: number; outcomes: number }> {
   if (rows.length === 0 && outcomes.length === 0) return { documents: 0, snapshots: 0, outcomes: 0 };
-  const outcomeDocs = outcomes.map((o) => (o.outcome === 'ok' ? null : { check: o.check, code: o.code, reason: o.reason }));
-  const payloads = [...rows.map((r) => r.payload), ...outcomeDocs.filter((d) => d !== null)];
+  const outcomeDocs = outcomes.map((o) => (o.outcome === 'ok' ? null : storableJson({ check: o.check, code: o.code, reason: o.reason })));
+  const payloads = [...rows.map((r) => storableJson(r.payload)), ...outcomeDocs.filter((d) => d !== null)];
   const ids = payloads.map((p) => contentId(p));
   const outcomeIds = outcomeDocs.map((d) => (d === null ? null : contentId(d)));
   const client = await db.connect();
@@ -112,7 +115,7 @@ export async function storeChecks(
         outcomes.map((o) => o.check),
         outcomes.map((o) => o.generatedAt),
         outcomes.map((o) => o.outcome),
-        outcomes.map((o) => (o.outcome === 'ok' ? null : o.code)),
+        outcomes.map((o) => (o.outcome === 'ok' ? null : storableText(o.code))),
         outcomeIds,
       ],
     );

@@ -1,12 +1,12 @@
 // The Monitor's check of one relay, on its network's task queue (workflows/monitor.ts,
 // monitorRelay): NIP-11 and the NIP-66 checks, every result and every outcome stored.
 import { isIP } from 'node:net';
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { hexToBytes } from 'nostr-tools/utils';
 import { finalizeEvent, getPublicKey } from 'nostr-tools/pure';
 import { minePow } from 'nostr-tools/nip13';
 import type { MonitorCheck, MonitorSummary, Network } from '../../common/index.js';
-import { FOREIGN_KEY_VIOLATION } from '../db/db.js';
+import { FOREIGN_KEY_VIOLATION, isDataError, type Db } from '../db/db.js';
 import { fetchNip11 } from '../relay/nip11.js';
 import { openRelay, probeRead, probeWrite, RelayError, type ReadProbe } from '../relay/relay-socket.js';
 import type { NetworkContext } from '../shared/network-context.js';
@@ -189,16 +189,20 @@ export const createCheckActivities = ({ config, network, db, timeout, agent, unr
         }
       }
 
-      for (const o of outcomes) {
-        metrics.monitorChecks.inc({ check: o.check, outcome: o.outcome, code: o.outcome === 'ok' ? '' : boundedLabel('bigbrotr_monitor_checks_total', o.code ?? '') });
-      }
       try {
-        summary.stored = (await storeChecks(db, rows, outcomes)).snapshots;
+        summary.stored = await storeOrRecordRefusal(db, rows, outcomes, (check, reason) => {
+          summary.ok = summary.ok.filter((c) => c !== check);
+          summary.failed[check] = `${UNSTORABLE}: ${reason}`;
+        });
       } catch (err) {
         // The relay left the relay table while it was checked: nothing to store it under, and no
         // retry could (the workflow retries other faults, a database outage above all, until they pass).
         if ((err as { code?: string }).code !== FOREIGN_KEY_VIOLATION) throw err;
         summary.failed.store = 'gone: the relay is no longer in the relay table';
+      }
+      // Counted as stored (an unstorable check as failed), once whatever the attempts before.
+      for (const o of outcomes) {
+        metrics.monitorChecks.inc({ check: o.check, outcome: o.outcome, code: o.outcome === 'ok' ? '' : boundedLabel('bigbrotr_monitor_checks_total', o.code ?? '') });
       }
       const rttRow = rows.find((r) => r.type === 'nip66_rtt')?.payload as Record<string, number> | undefined;
       if (rttRow) summary.rtt = { open: rttRow.rtt_open, read: rttRow.rtt_read, write: rttRow.rtt_write };
@@ -222,6 +226,61 @@ export const createCheckActivities = ({ config, network, db, timeout, agent, unr
   };
 };
 
+
+/** The failure code of a check whose result or outcome PostgreSQL refused (a data error). */
+const UNSTORABLE = 'unstorable';
+
+/** The checks whose result each document type holds. */
+const DOCUMENT_CHECKS: Record<MetadataRow['type'], CheckName[]> = {
+  nip11: ['nip11'], nip66_rtt: ['open', 'read', 'write'], nip66_ssl: ['ssl'], nip66_dns: ['dns'],
+  nip66_geo: ['geo'], nip66_net: ['net'], nip66_http: ['http'],
+};
+
+/**
+ * storeChecks; if PostgreSQL refuses the data (isDataError), each document with its checks'
+ * outcomes is stored alone, and a part refused again becomes a failed check 'unstorable' with
+ * PostgreSQL's message (`outcomes` changed in place, `refused` told). A retry would meet the same
+ * refusal for ever; outages and 23503 (relay gone) still throw. Returns the snapshots stored.
+ */
+async function storeOrRecordRefusal(
+  db: Db, rows: MetadataRow[], outcomes: CheckOutcome[], refused: (check: CheckName, reason: string) => void,
+): Promise<number> {
+  try {
+    return (await storeChecks(db, rows, outcomes)).snapshots;
+  } catch (err) {
+    if (!isDataError(err)) throw err;
+    log.warn('PostgreSQL refused a check\'s data: its parts are stored one by one', { relay: rows[0]?.relayUrl ?? outcomes[0]?.relayUrl, error: (err as Error).message });
+  }
+  // Parts: each document with the outcomes of its checks, then each outcome left on its own.
+  const parts: Array<{ rows: MetadataRow[]; outcomes: CheckOutcome[] }> = [];
+  const taken = new Set<CheckOutcome>();
+  for (const row of rows) {
+    const mine = outcomes.filter((o) => !taken.has(o) && DOCUMENT_CHECKS[row.type].includes(o.check));
+    mine.forEach((o) => taken.add(o));
+    parts.push({ rows: [row], outcomes: mine });
+  }
+  for (const o of outcomes) if (!taken.has(o)) parts.push({ rows: [], outcomes: [o] });
+  let stored = 0;
+  for (const part of parts) {
+    try {
+      stored += (await storeChecks(db, part.rows, part.outcomes)).snapshots;
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      const reason = `PostgreSQL refused it: ${(err as Error).message}`;
+      const failed = part.outcomes.map((o): CheckOutcome => ({ relayUrl: o.relayUrl, check: o.check, generatedAt: o.generatedAt, outcome: 'failed', code: UNSTORABLE, reason: stableReason(reason, o.relayUrl) }));
+      for (const f of failed) {
+        outcomes[outcomes.findIndex((o) => o.check === f.check)] = f;
+        refused(f.check, reason);
+      }
+      // Stored without its document; refused again (not expected: our own texts), it is left out.
+      await storeChecks(db, [], failed).catch((again: unknown) => {
+        if (!isDataError(again)) throw again;
+        log.warn('PostgreSQL refused an unstorable check\'s outcome: not stored', { relay: failed[0]?.relayUrl, error: (again as Error).message });
+      });
+    }
+  }
+  return stored;
+}
 
 /**
  * A relay that serves no NIP-11 document (404 or 410, or a 200 that is not JSON: a landing page)

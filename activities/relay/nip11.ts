@@ -9,6 +9,7 @@
 // relay_countries, language_tags, tags, posting_policy, limitation.max_filters).
 import type { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { storableText } from '../../common/index.js';
 import type { AddressGuard } from './address-guard.js';
 import { HttpGetError, httpGet, type HttpResponse } from './http-get.js';
 
@@ -371,7 +372,7 @@ function fee(v: Validator, entry: unknown, path: string): Check<Nip11Fee> {
  */
 function text(x: unknown, max: number, nonEmpty = false): Check<string> {
   if (typeof x !== 'string') return { ok: false, expected: nonEmpty ? 'a non-empty string' : 'a string' };
-  let s = clean(x);
+  let s = storableText(x);
   if (nonEmpty && s.trim() === '') return { ok: false, expected: 'a non-empty string' };
   if (s.length <= max) return { ok: true, value: s };
   const length = s.length;
@@ -391,7 +392,7 @@ function httpUrl(x: unknown): Check<string> {
     return { ok: false, expected };
   }
   if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '' || /[\s\u0000]/.test(s)) return { ok: false, expected };
-  return { ok: true, value: clean(s) };
+  return { ok: true, value: storableText(s) };
 }
 
 function hex64(x: unknown): Check<string> {
@@ -454,11 +455,6 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
   const proto = Object.getPrototypeOf(x);
   return proto === Object.prototype || proto === null;
-}
-
-/** NUL cannot be stored in jsonb and lone surrogates are refused by it: replace them. */
-function clean(s: string): string {
-  return s.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => (c === '\u0000' ? '' : '\uFFFD'));
 }
 
 /** A short description of a received value, for reasons. */

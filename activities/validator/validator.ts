@@ -7,7 +7,8 @@ import { COORDINATOR, startMonitorCheck, temporalClient, wakeCoordinator } from 
 import { reachableNetworks, type PageQuery, type Row } from '../shared/pages.js';
 import { withSearchAttributes } from '../shared/relay-workflows.js';
 import type { ActivityDeps } from '../shared/deps.js';
-import { ladderStep, ladderWaitMs } from '../../common/index.js';
+import { ladderStep, ladderWaitMs, storableText } from '../../common/index.js';
+import { isDataError } from '../db/db.js';
 
 export const createValidatorActivities = ({ db, config }: ActivityDeps) => {
   const v = config.validator;
@@ -63,10 +64,16 @@ export const createValidatorActivities = ({ db, config }: ActivityDeps) => {
       await handOn(o.url, o.network);
       return { ...o, result: 'promoted' };
     }
-    const { rows } = await db.query<{ failures: number; dropped: boolean }>(
+    const fail = (reason: string) => db.query<{ failures: number; dropped: boolean }>(
       'SELECT failures, dropped FROM candidate_fail($1::text[], $2::text[], $3::bigint, $4::int)',
-      [[o.url], [o.reason.slice(0, 1000)], now, config.validator.max_failures],
+      [[o.url], [reason], now, config.validator.max_failures],
     );
+    // The reason may quote the relay (NUL, lone surrogates; the cut may split a pair): made storable.
+    // A reason PostgreSQL still refuses is replaced by its message, once; no retry could store it.
+    const { rows } = await fail(storableText(o.reason.slice(0, 1000))).catch((err: unknown) => {
+      if (!isDataError(err)) throw err;
+      return fail(storableText(`unstorable: ${(err as Error).message}`));
+    });
     const row = rows[0];
     // No row: the candidate went away meanwhile (another pass promoted it, or it was dropped).
     if (!row) return { ...o, result: 'gone' };

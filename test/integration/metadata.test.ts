@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { canonicalJson, contentId, storeMetadata } from '../../activities/db/metadata.js';
+import { canonicalJson, contentId, storeChecks, storeMetadata } from '../../activities/db/metadata.js';
 import { insertRelays } from '../../activities/db/store.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -34,6 +34,23 @@ describe('content-addressed metadata', () => {
     assert.deepEqual(rows, [{ generated_at: '200', payload: doc }]);
     // the same measurement again (a retried activity) adds nothing
     assert.deepEqual(await storeMetadata(t.db, [{ relayUrl: 'wss://relay.meta.example', type: 'nip11', generatedAt: 200, payload: doc }]), { documents: 0, snapshots: 0 });
+  });
+
+  it('NUL and lone surrogates, in values and keys, are stored as U+FFFD, under the hash of what is stored', async () => {
+    const relayUrl = 'wss://relay.meta.example';
+    const doc = { name: 'a\u0000b', nested: [{ 'k\ud800': 'x\udc00y' }] };
+    const r = await storeChecks(t.db, [{ relayUrl, type: 'nip11', generatedAt: 300, payload: doc }], [
+      { relayUrl, check: 'read', generatedAt: 300, outcome: 'failed', code: 'closed', reason: 'error: bye\u0000' },
+    ]);
+    assert.deepEqual(r, { documents: 2, snapshots: 1, outcomes: 1 });
+    const stored = { name: 'a\uFFFDb', nested: [{ 'k\uFFFD': 'x\uFFFDy' }] };
+    const { rows } = await t.db.query(`SELECT m.id, m.payload FROM relay_metadata rm JOIN metadata m ON m.id = rm.metadata_id WHERE rm.generated_at = 300`);
+    assert.deepEqual(rows, [{ id: contentId(stored), payload: stored }]);
+    const reason = await t.db.query(`SELECT m.id, m.payload FROM relay_check c JOIN metadata m ON m.id = c.metadata_id WHERE c.generated_at = 300`);
+    const failure = { check: 'read', code: 'closed', reason: 'error: bye\uFFFD' };
+    assert.deepEqual(reason.rows, [{ id: contentId(failure), payload: failure }]);
+    // The document as the relay sent it and as stored are one document.
+    assert.deepEqual(await storeMetadata(t.db, [{ relayUrl, type: 'nip11', generatedAt: 400, payload: stored }]), { documents: 0, snapshots: 1 });
   });
 
   it('a snapshot of an unknown relay stores nothing at all (one transaction)', async () => {

@@ -27,6 +27,8 @@ const ROUTES: Record<string, (res: ServerResponse) => void> = {
   '/': (res) => send(res, 'application/nostr+json', JSON.stringify({ name: 'root' })),
   '/json-charset': (res) => send(res, 'Application/JSON; charset=utf-8', `\uFEFF${JSON.stringify({ name: 'plain json' })}`),
   '/garbage': (res) => send(res, 'application/nostr+json', '<html>this is not json'),
+  // NUL and lone surrogates as JSON escapes, nested too: what PostgreSQL's jsonb refuses.
+  '/poison': (res) => send(res, 'application/nostr+json', String.raw`{"name":"a\u0000b","description":"\ud800 \udc00 \ud83d\ude00","fees":{"admission":[{"amount":1,"unit":"sa\u0000ts"}]}}`),
   '/array': (res) => send(res, 'application/nostr+json', '[{"name": "x"}]'),
   '/huge-declared': (res) => huge(res, true),
   '/huge-chunked': (res) => huge(res, false),
@@ -146,6 +148,12 @@ describe('fetchNip11', () => {
     assert.deepEqual(r.document, { ...rest, limitation: { auth_required: false } });
     assert.deepEqual(r.dropped.map((d) => d.field), ['icon', 'pubkey', 'supported_nips', 'limitation.max_message_length', 'limitation.payment_required']);
     assert.ok(r.dropped.some((d) => d.reason === 'supported_nips: expected an array of integers, got "1,2,11"'), JSON.stringify(r.dropped));
+  });
+
+  it('NUL and lone surrogates, nested too, become U+FFFD (a pair is kept)', async () => {
+    const r = await fetchNip11(relay('/poison'), OPTIONS);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.deepEqual(r.document, { name: 'a\uFFFDb', description: '\uFFFD \uFFFD 😀', fees: { admission: [{ amount: 1, unit: 'sa\uFFFDts' }] } });
   });
 
   it('garbage: not-json', async () => {
