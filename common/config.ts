@@ -138,6 +138,13 @@ export const configSchema = z.strictObject({
       priority_interval: interval(10 * SECOND).default(60_000),
       /** Relays one worker syncs at once per network, one window at a time each (its memory: a window holds up to 1,000 events). */
       relays_in_flight: z.number().int().min(1).max(1000).default(20),
+      /** One event's most bytes (its frame) and tags: a bigger one is counted too-large, never held (relay-socket.ts). */
+      max_event_bytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(2 * 1024 * 1024),
+      max_event_tags: z.number().int().min(100).max(1_000_000).default(20_000),
+      /** A relay whose reads kill the worker `after` times in a row (the activity's heartbeat lost) waits each ladder step. */
+      backoff: backoff(3),
+      /** How long a sync activity may go without a heartbeat before its worker is taken for dead. */
+      heartbeat_timeout: durationAtLeast(5 * SECOND, 'a relay read heartbeats about once a second').default(MINUTE),
       /** The coordinator: how often it looks for relays without a sync workflow, and rows per page. */
       pass_interval: interval(MINUTE).default(900_000),
       page_size: z.number().int().min(1).max(1000).default(1000),

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import type { z } from 'zod';
 
 /** Error type for input that no retry can fix: a bad workflow input, a bad seed file path. */
@@ -26,4 +26,18 @@ export const RELAY_GONE = 'RelayGone';
 /** An expected start-up problem: its message says what is wrong and how to fix it (printed as one line). */
 export class StartupError extends Error {
   override name = 'StartupError';
+}
+
+/**
+ * An activity whose worker died under it (out of memory on what a relay sent, killed) loses its
+ * heartbeat, or outlives its start-to-close timeout. Named non-retryable in a retry policy (the
+ * server's names: `TemporalTimeout:` and the timeout type as its Go enum spells it), such a timeout
+ * comes back to the workflow instead of being retried for ever, so that a relay whose reads keep
+ * killing workers is set aside on its ladder.
+ */
+export const WORKER_DEATHS = ['TemporalTimeout:Heartbeat', 'TemporalTimeout:StartToClose'];
+
+/** The activity failed because its worker died (see WORKER_DEATHS). */
+export function isWorkerDeath(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && (err.cause.timeoutType === 'HEARTBEAT' || err.cause.timeoutType === 'START_TO_CLOSE');
 }

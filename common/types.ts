@@ -1,3 +1,4 @@
+import type { Backoff } from './backoff.js';
 import type { EventCounts } from './counts.js';
 import type { Network } from './relay-url.js';
 
@@ -161,6 +162,10 @@ export interface SyncSettings {
   gapRetryMs: number;
   /** How long a relay that refuses to be read (NIP-42) waits before it is tried again. */
   refusedRetryMs: number;
+  /** A relay whose reads keep killing the worker: `after` deaths in a row, then the ladder. Absent in histories from before it. */
+  backoff?: Backoff;
+  /** How long a syncWindows activity may go without a heartbeat (absent in histories from before it: a minute). */
+  heartbeatTimeoutMs?: number;
 }
 
 /**
@@ -340,9 +345,11 @@ export interface SyncStatus {
   relay: RelayKnowledge;
   /** Seconds above the cursor already read whole (an unfinished window's top). */
   ahead?: Stretch;
-  phase: 'syncing' | 'caught up' | 'not archivable' | 'ended';
-  /** Why the relay cannot be archived now (it is looked at again after `refused_retry`). */
+  phase: 'syncing' | 'caught up' | 'not archivable' | 'set aside' | 'ended';
+  /** Why the relay cannot be archived now (it is looked at again after `refused_retry`, or its ladder step when set aside). */
   notArchivable?: string;
+  /** Reads of this relay in a row whose worker died (the activity's heartbeat lost); one clean read: 0. */
+  deaths?: number;
   /** Why the workflow ended (the relay left the relay table). */
   ended?: string;
 }

@@ -28,10 +28,15 @@ export const nostrEvent = z
   })
   .meta({ description: 'a Nostr event (NIP-01)' });
 
-/** The select list of an event row `e`, as one JSON object in NIP-01's field order. */
+/**
+ * The select list of an event row `e`, as one JSON object in NIP-01's field order. An event whose
+ * text PostgreSQL could not hold as it is comes whole from its `exact` column (bigbrotr 0017): the
+ * json type keeps the \u0000 escapes that text and jsonb refuse.
+ */
 export function eventJson(deployment: Deployment, e = 'e'): string {
-  const full = deployment === 'bigbrotr' ? `'tags', ${e}.tags, 'content', ${e}.content, ` : '';
-  return `json_build_object('id', encode(${e}.id, 'hex'), 'pubkey', encode(${e}.pubkey, 'hex'), 'created_at', ${e}.created_at, 'kind', ${e}.kind, ${full}'sig', encode(${e}.sig, 'hex'))`;
+  const built = (full: string) => `json_build_object('id', encode(${e}.id, 'hex'), 'pubkey', encode(${e}.pubkey, 'hex'), 'created_at', ${e}.created_at, 'kind', ${e}.kind, ${full}'sig', encode(${e}.sig, 'hex'))`;
+  if (deployment !== 'bigbrotr') return built('');
+  return `CASE WHEN ${e}.exact IS NULL THEN ${built(`'tags', ${e}.tags, 'content', ${e}.content, `)} ELSE ${e}.exact::json END`;
 }
 
 /** One event by id: the lateral form prunes to the id's partition (see event_find, sql/0007). */
@@ -79,7 +84,7 @@ export function eventsQuery(deployment: Deployment, p: z.output<typeof eventsPar
   }
   // The JSON is built for the page's rows only, after the limit: built in the inner select list,
   // it would be made for every row a bitmap scan and its sort read (all of a kind's, an author's).
-  const columns = deployment === 'bigbrotr' ? 'e.id, e.pubkey, e.created_at, e.kind, e.tags, e.content, e.sig' : 'e.id, e.pubkey, e.created_at, e.kind, e.sig';
+  const columns = deployment === 'bigbrotr' ? 'e.id, e.pubkey, e.created_at, e.kind, e.tags, e.content, e.sig, e.exact' : 'e.id, e.pubkey, e.created_at, e.kind, e.sig';
   const text = `SELECT ${eventJson(deployment, 'x')} AS item, x.created_at, encode(x.id, 'hex') AS id FROM (
       SELECT ${columns} FROM ${from} ${q.whereClause()} ORDER BY e.created_at DESC, e.id DESC LIMIT ${q.param(p.limit + 1)}) AS x
     ORDER BY x.created_at DESC, x.id DESC`;

@@ -30,8 +30,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { MonitorActivities } from '../activities/monitor/monitor.js';
 import type { NetworkActivities } from '../activities/network.js';
 import {
-  coordinatorInput, ladderStep, ladderWaitMs, MONITOR_CHECKS, monitorRelayInput, networkQueue, parseOrFail,
-  type MonitorCheck, type MonitorRelayStatus, type MonitorSummary, type Network,
+  coordinatorInput, isWorkerDeath, ladderStep, ladderWaitMs, MONITOR_CHECKS, monitorRelayInput, networkQueue, parseOrFail,
+  type MonitorCheck, type MonitorRelayStatus, type MonitorSummary, type Network, WORKER_DEATHS,
 } from '../common/index.js';
 import type { RelayWorkflowRow } from '../activities/shared/relay-workflows.js';
 import { coordinate, runNow, startRelayWorkflow, type Row } from './coordinator.js';
@@ -179,12 +179,15 @@ async function checkOnce(q: { url: string; network: Network; generatedAt: number
     // storing of the results at the check's end while PostgreSQL is down. It is retried until it
     // succeeds, as the database activities are; the wait grows to 5 minutes, since each attempt
     // checks the relay again (connections to it) before it stores.
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+    // A check whose worker died (WORKER_DEATHS) is the relay's failed check, on its ladder, not a
+    // retry for ever. (patched: histories from before this retried it in Temporal.)
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: patched('monitor-worker-death') ? WORKER_DEATHS : [] },
   });
   let summary: MonitorSummary;
   try {
     summary = await net.checkRelay({ url: q.url, network: q.network, generatedAt: q.generatedAt, checks: q.checks });
   } catch (err) {
+    if (isWorkerDeath(err)) return { url: q.url, ok: [], failed: { worker: 'the worker died checking it (its activity\'s heartbeat was lost)' }, stored: 0 };
     if (!(err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START')) throw err;
     return { url: q.url, ok: [], failed: { network: `unserved: no worker serves the ${q.network} network (networks.${q.network}.proxy)` }, stored: 0 };
   }

@@ -24,14 +24,16 @@ import {
   defineQuery,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { NetworkActivities } from '../activities/network.js';
 import type { SyncActivities, SyncRow } from '../activities/synchronizer/sync.js';
 import {
-  addReasons, coordinatorInput, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, UNKNOWN_RELAY, type SpanResult, type SyncStatus,
+  addReasons, coordinatorInput, isWorkerDeath, ladderStep, ladderWaitMs, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, UNKNOWN_RELAY, type SpanResult, type SyncSettings, type SyncStatus, WORKER_DEATHS,
 } from '../common/index.js';
 import { coordinate, runNow, startRelayWorkflow } from './coordinator.js';
 
@@ -68,18 +70,24 @@ const SPANS_PER_RUN = 200;
 /** Rounds (a catch-up and a sleep) a run handles before it continues as new. */
 const ROUNDS_PER_RUN = 100;
 
+/** The first wait after a death (doubling), as Temporal's retry waits after a failure. */
+const DEATH_RETRY_MS = 10_000;
+
 export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const input = parseOrFail(syncRelayInput, raw, 'syncRelay input');
-  const net = proxyActivities<NetworkActivities>({
+  // A read whose worker died comes back here (WORKER_DEATHS): read again, then set the relay
+  // aside on its ladder. (patched: histories from before this retried every timeout in Temporal.)
+  const countsDeaths = patched('sync-set-aside');
+  const network = (settings: SyncSettings) => proxyActivities<NetworkActivities>({
     taskQueue: syncQueue(workflowInfo().taskQueue, input.network),
     startToCloseTimeout: '10 minutes',
     // The activity heartbeats as relay messages come (once a second at most) and after each
     // window, and waits at most the network's timeout (30 s for overlay networks) for a message: a
-    // worker that dies gives its activity to another within a minute, which resumes after the
-    // last complete window its heartbeats recorded.
-    heartbeatTimeout: '1 minute',
+    // worker that dies gives its activity to another within the heartbeat timeout, which resumes
+    // after the last complete window its heartbeats recorded.
+    heartbeatTimeout: settings.heartbeatTimeoutMs ?? '1 minute',
     // A failing relay backs off: 10 s, 20 s, ... up to an hour between attempts, for ever.
-    retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
+    retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', nonRetryableErrorTypes: countsDeaths ? WORKER_DEATHS : [] },
   });
   const carried = (input.carry ?? {}) as Partial<SyncStatus>;
   // The status answers from the first moment (a query before the settings arrive gets the cursor
@@ -105,18 +113,23 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
     capLowered: carried.capLowered ?? 0,
     relay: carried.relay ?? UNKNOWN_RELAY,
     ahead: carried.ahead,
+    deaths: carried.deaths ?? 0,
     phase: 'syncing',
   };
   let wake = false;
   setHandler(syncStatus, () => status);
   setHandler(runNow, () => void (wake = true));
   let settings = await db.syncSettings({ url: input.url });
+  let net = network(settings);
   if (input.cursor === undefined) status.cursor = settings.start - 1;
   if (input.windowSec === undefined) status.windowSec = settings.maxWindowSec;
 
   let spans = 0;
   for (let round = 0; round < ROUNDS_PER_RUN && spans < SPANS_PER_RUN && !workflowInfo().continueAsNewSuggested; round++) {
-    if (round > 0) settings = await db.syncSettings({ url: input.url });
+    if (round > 0) {
+      settings = await db.syncSettings({ url: input.url });
+      net = network(settings);
+    }
     if (!settings.listed) return ended(status);
     status.phase = 'syncing';
     const target = Math.floor(Date.now() / 1000) - settings.endLagSec;
@@ -124,6 +137,7 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
     // last round) and, once every gap_retry, looks at the relay's recorded gaps again.
     let fresh = true;
     let refused: string | undefined;
+    let setAside: { reason: string; waitMs: number } | undefined;
     while (status.cursor < target && spans < SPANS_PER_RUN && !workflowInfo().continueAsNewSuggested) {
       const retryGaps = fresh && status.gaps > status.gapsFilled && Date.now() - (status.gapsRetriedAt ?? 0) >= settings.gapRetryMs;
       let r;
@@ -133,15 +147,39 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
           target, limit: settings.limit, maxWindowSec: settings.maxWindowSec, relay: status.relay, fresh, retryGaps, ahead: status.ahead,
         });
       } catch (err) {
+        if (countsDeaths && isWorkerDeath(err) && settings.backoff) {
+          spans++;
+          const deaths = (status.deaths ?? 0) + 1;
+          status.deaths = deaths;
+          if (ladderStep(deaths, settings.backoff) === 0) {
+            log.warn('the worker died reading this relay: read again', { relay: input.url, deaths });
+            await sleep(DEATH_RETRY_MS * 2 ** (deaths - 1));
+            continue;
+          }
+          const waitMs = ladderWaitMs(deaths, settings.intervalMs, settings.backoff);
+          setAside = { reason: `set aside: the worker died ${deaths} times in a row reading it (its activity's heartbeat was lost); next read in ${Math.round(waitMs / 60_000)} min`, waitMs };
+          break;
+        }
         if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === RELAY_GONE)) throw err;
         return ended(status);
       }
+      status.deaths = 0;
       spans++;
       fresh = false;
       add(status, r);
       if (r.gapsRetried !== undefined) status.gapsRetriedAt = Date.now();
       refused = r.refused;
       if (refused) break;
+    }
+    if (setAside) {
+      // The durable ladder: the relay waits each step in turn; one clean read brings it back.
+      status.phase = 'set aside';
+      status.notArchivable = setAside.reason;
+      log.warn('relay set aside: reading it kills the worker', { relay: input.url, deaths: status.deaths, waitMs: setAside.waitMs });
+      await db.setAsideRelay({ url: input.url, reason: setAside.reason });
+      wake = false;
+      await condition(() => wake, setAside.waitMs);
+      continue;
     }
     if (refused) {
       // An expected answer, not a failure: the relay is looked at again after refused_retry.

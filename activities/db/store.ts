@@ -1,6 +1,6 @@
 // Set-based writes shared by the services: each call validates its rows, drops the bad ones with
 // a reason, and sends the rest to PostgreSQL in one round trip.
-import { parseRelayUrl, type Network, type RelayUrlOptions } from '../../common/index.js';
+import { hasUnstorable, parseRelayUrl, storableJson, storableText, type Network, type RelayUrlOptions } from '../../common/index.js';
 import type { Db } from './db.js';
 
 export interface Rejected {
@@ -109,8 +109,6 @@ export function shapeProblem(e: unknown): string | undefined {
   if (!Number.isInteger(ev.kind) || (ev.kind as number) < 0 || (ev.kind as number) > 65535) return 'bad-kind';
   if (typeof ev.content !== 'string') return 'bad-content';
   if (!Array.isArray(ev.tags) || !ev.tags.every((t) => Array.isArray(t) && t.every((v) => typeof v === 'string'))) return 'bad-tags';
-  // PostgreSQL's text and jsonb cannot hold U+0000: such an event is valid Nostr but not storable.
-  if (ev.content.includes('\u0000') || ev.tags.some((t: string[]) => t.some((v) => v.includes('\u0000')))) return 'contains-nul';
   return undefined;
 }
 
@@ -120,21 +118,29 @@ export function shapeProblem(e: unknown): string | undefined {
  */
 export const byteaHex = (hex: string): string => `\\x${hex}`;
 
-/** The call that stores events, its parameters $1-$7 being eventColumns(events). Returns rows inserted. */
-export const EVENT_INSERT = 'event_insert($1::bytea[], $2::bytea[], $3::bigint[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[])';
+/** The call that stores events, its parameters $1-$8 being eventColumns(events). Returns rows inserted. */
+export const EVENT_INSERT = 'event_insert($1::bytea[], $2::bytea[], $3::bigint[], $4::int[], $5::jsonb[], $6::text[], $7::bytea[], $8::text[])';
 
-/** The columns of events, as the arrays event_insert takes. */
+/**
+ * The columns of events, as the arrays event_insert takes. An event whose content or tags hold
+ * what PostgreSQL cannot (U+0000, a lone surrogate) is stored with those as U+FFFD and, beside,
+ * exactly (sql/bigbrotr/0017): valid Nostr is archived as signed, never dropped for our storage.
+ */
 export function eventColumns(events: NostrEvent[]): unknown[] {
+  const exact = events.map((e) => (unstorableEvent(e) ? JSON.stringify({ id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig }) : null));
   return [
     events.map((e) => byteaHex(e.id)),
     events.map((e) => byteaHex(e.pubkey)),
     events.map((e) => e.created_at),
     events.map((e) => e.kind),
-    events.map((e) => JSON.stringify(e.tags)),
-    events.map((e) => e.content),
+    events.map((e, i) => JSON.stringify(exact[i] ? storableJson(e.tags) : e.tags)),
+    events.map((e, i) => (exact[i] ? storableText(e.content) : e.content)),
     events.map((e) => byteaHex(e.sig)),
+    exact,
   ];
 }
+
+const unstorableEvent = (e: NostrEvent) => hasUnstorable(e.content) || e.tags.some((t) => t.some(hasUnstorable));
 
 /** Stores events whose shape is right (and, for the archive, verified): one set-based call. Returns rows inserted. */
 export async function storeEvents(db: Pick<Db, 'query'>, events: NostrEvent[]): Promise<number> {

@@ -40,6 +40,13 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** Default 4 MiB; a bigger frame closes the socket with code too-large. */
   maxPayloadBytes?: number;
+  /**
+   * An EVENT whose frame is over this many bytes, or whose tags are more than `maxEventTags`, is
+   * handed on as an OversizedEvent (its summary) instead of the event: read, counted, never held.
+   * Defaults: DEFAULT_EVENT_LIMITS.
+   */
+  maxEventBytes?: number;
+  maxEventTags?: number;
   /** Offer permessage-deflate (default false: zlib contexts cost memory per socket and probes gain nothing). */
   perMessageDeflate?: boolean;
   /**
@@ -84,6 +91,30 @@ export interface RelayConnection {
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+/**
+ * What one event may weigh (the synchronizer's max_event_bytes and max_event_tags): well above
+ * what common relays accept (strfry: 64 KiB and 2,000 tags by default; nostr-rs-relay: 128 KiB),
+ * so that the big events real relays do serve (images in content, contact lists of thousands)
+ * are archived.
+ */
+export const DEFAULT_EVENT_LIMITS = { maxEventBytes: 2 * 1024 * 1024, maxEventTags: 20_000 };
+
+/**
+ * What a relay sent in place of an event too big to keep (over maxEventBytes or maxEventTags):
+ * the fields the completeness proof needs, when they have the right types. A class, so that no
+ * JSON a relay sends can pass for one.
+ */
+export class OversizedEvent {
+  constructor(
+    readonly id: unknown,
+    readonly pubkey: unknown,
+    readonly created_at: unknown,
+    readonly kind: unknown,
+    /** The frame's size in bytes, and the event's number of tags. */
+    readonly bytes: number,
+    readonly tags: number,
+  ) {}
+}
 const USER_AGENT = 'bigbrotr';
 // After our close frame, how long a relay gets to answer it before the socket is destroyed (ws's
 // default is 30 s, which would keep a dead relay's socket, and a test process, alive).
@@ -91,7 +122,20 @@ const CLOSE_TIMEOUT_MS = 1000;
 // Messages waiting for a `next` call. Over either cap, with no one waiting, the socket is paused
 // (TCP back-pressure to the relay); with someone waiting for something else, the oldest are dropped.
 const MAX_QUEUED = 1000;
-const MAX_QUEUED_BYTES = 16 * 1024 * 1024; // counted in characters of text: near enough
+const MAX_QUEUED_BYTES = 2 * 1024 * 1024; // bytes of the frames
+/**
+ * The queues of all connections of the process together: past this, a connection that has
+ * messages waiting pauses its socket until they are taken, so that many relays sending at once
+ * cannot add up to more than the worker's heap. A connection with an empty queue always reads.
+ */
+const MAX_QUEUED_BYTES_ALL = 24 * 1024 * 1024;
+let queuedBytesAll = 0;
+/** Bytes queued by all connections now (for tests and metrics). */
+export const queuedBytesOfProcess = () => queuedBytesAll;
+
+/** The size in bytes of the frame a message came in (0 for a message not from a relay). */
+const frameBytes = new WeakMap<unknown[], number>();
+export const messageBytes = (msg: unknown[]): number => frameBytes.get(msg) ?? 0;
 
 // Known relay-to-client messages and the shape each must have to be worth handing on.
 const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -148,7 +192,8 @@ export function openRelay(url: string, options: OpenOptions): Promise<RelayConne
       if (settled) return;
       settled = true;
       cleanup();
-      resolve(new Connection(ws, url, performance.now() - started, upgradeHeaders, signal));
+      const limits = { maxEventBytes: options.maxEventBytes ?? DEFAULT_EVENT_LIMITS.maxEventBytes, maxEventTags: options.maxEventTags ?? DEFAULT_EVENT_LIMITS.maxEventTags };
+      resolve(new Connection(ws, url, performance.now() - started, upgradeHeaders, signal, limits));
     };
     const onUnexpectedResponse = (_req: ClientRequest, res: IncomingMessage) => {
       res.on('error', () => {}); // the socket is destroyed under it below
@@ -207,6 +252,8 @@ class Connection implements RelayConnection {
   challenge: string | undefined;
   private readonly queue: Array<{ msg: unknown[]; bytes: number }> = [];
   private queuedBytes = 0;
+  /** Whether this queue is in the process's total (until close). */
+  private counted = true;
   private readonly waiters = new Set<Waiter>(); // in the order they asked
   /** Set once the connection is unusable; every later `next` (after the queue) rejects with it. */
   private failure: RelayError | undefined;
@@ -217,6 +264,7 @@ class Connection implements RelayConnection {
     readonly rttOpenMs: number,
     readonly upgradeHeaders: Record<string, string | string[] | undefined>,
     private readonly signal: AbortSignal | undefined,
+    private readonly limits: { maxEventBytes: number; maxEventTags: number },
   ) {
     ws.on('message', this.onMessage);
     ws.on('error', this.onError);
@@ -234,7 +282,7 @@ class Connection implements RelayConnection {
     for (let i = 0; i < this.queue.length; i++) {
       const value = match(this.queue[i]!.msg);
       if (value !== undefined) {
-        this.queuedBytes -= this.queue.splice(i, 1)[0]!.bytes;
+        this.count(-this.queue.splice(i, 1)[0]!.bytes);
         if (this.ws.isPaused && !this.overfull()) this.ws.resume();
         return value;
       }
@@ -268,26 +316,46 @@ class Connection implements RelayConnection {
 
   discardQueued(): void {
     this.queue.length = 0;
-    this.queuedBytes = 0;
+    this.count(-this.queuedBytes);
     if (this.ws.isPaused) this.ws.resume();
   }
 
   close(): void {
     this.fail(new RelayError('closed', `connection to ${this.url} closed by us`));
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    // What is queued can still be taken, but reads no more: it leaves the process's total.
+    if (this.counted) queuedBytesAll -= this.queuedBytes;
+    this.counted = false;
+  }
+
+  /** Keeps this queue's bytes and, until close, the process's total in step. */
+  private count(delta: number) {
+    this.queuedBytes += delta;
+    if (this.counted) queuedBytesAll += delta;
   }
 
   private overfull(): boolean {
-    return this.queue.length > MAX_QUEUED || this.queuedBytes > MAX_QUEUED_BYTES;
+    if (this.queue.length === 0) return false;
+    return this.queue.length > MAX_QUEUED || this.queuedBytes > MAX_QUEUED_BYTES || queuedBytesAll > MAX_QUEUED_BYTES_ALL;
   }
 
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
-    const text = isBinary ? undefined : rawText(data);
-    const msg = text === undefined ? undefined : parse(text);
-    if (text === undefined || !msg) {
+    const bytes = rawBytes(data);
+    const msg = isBinary ? undefined : parse(rawText(data));
+    if (!msg) {
       this.malformed++;
       return;
     }
+    // An event too big to keep is summarised at once: what stays of it is a few fields.
+    if (msg[0] === 'EVENT') {
+      const e = msg[2] as { id?: unknown; pubkey?: unknown; created_at?: unknown; kind?: unknown; tags?: unknown };
+      const tags = Array.isArray(e.tags) ? e.tags.length : 0;
+      if (bytes > this.limits.maxEventBytes || tags > this.limits.maxEventTags) {
+        msg[2] = new OversizedEvent(e.id, e.pubkey, e.created_at, e.kind, bytes, tags);
+      }
+    }
+    const kept = msg[2] instanceof OversizedEvent ? 200 : bytes;
+    frameBytes.set(msg, kept);
     if (msg[0] === 'AUTH') this.challenge = msg[1] as string; // NIP-42: the latest one is the one to answer
     for (const waiter of this.waiters) {
       let value: unknown;
@@ -304,13 +372,14 @@ class Connection implements RelayConnection {
         return;
       }
     }
-    this.queue.push({ msg, bytes: text.length });
-    this.queuedBytes += text.length;
+    this.queue.push({ msg, bytes: kept });
+    this.count(kept);
     if (this.waiters.size === 0) {
       if (this.overfull() && !this.ws.isPaused) this.ws.pause();
     } else {
-      // Nobody asked for these, and someone is waiting for something else: let the oldest go.
-      while (this.overfull()) this.queuedBytes -= this.queue.shift()!.bytes;
+      // Nobody asked for these, and someone is waiting for something else: let the oldest go
+      // (down to the connection's own caps: the process's total is not this relay's doing).
+      while (this.queue.length > MAX_QUEUED || this.queuedBytes > MAX_QUEUED_BYTES) this.count(-this.queue.shift()!.bytes);
     }
   };
 
@@ -340,6 +409,10 @@ class Connection implements RelayConnection {
     clearTimeout(waiter.timer);
     this.waiters.delete(waiter);
   }
+}
+
+function rawBytes(data: WebSocket.RawData): number {
+  return Buffer.isBuffer(data) ? data.length : Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
 }
 
 function rawText(data: WebSocket.RawData): string {

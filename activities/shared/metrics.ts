@@ -26,6 +26,7 @@ export const METRIC_NAMES = [
   'bigbrotr_sync_relay_events_received_total',
   'bigbrotr_sync_reqs_total',
   'bigbrotr_sync_gaps_recorded_total',
+  'bigbrotr_sync_relays_set_aside_total',
   'bigbrotr_sync_gaps_open',
   'bigbrotr_sync_lag_max_seconds',
   'bigbrotr_sync_lag_seconds',
@@ -91,6 +92,12 @@ export const metrics = {
   syncGapsRecorded: new Counter({
     name: 'bigbrotr_sync_gaps_recorded_total',
     help: 'Dense seconds that could not be proven complete, recorded as gaps (sync_gap)',
+    registers,
+  }),
+  syncSetAside: new Counter({
+    name: 'bigbrotr_sync_relays_set_aside_total',
+    help: 'Relays the Synchronizer set aside on its ladder because reading them killed the worker, by network',
+    labelNames: ['network'] as const,
     registers,
   }),
   refreshDuration: new Gauge({

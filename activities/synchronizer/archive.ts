@@ -8,8 +8,15 @@
 import { countReason, type EventCounts } from '../../common/index.js';
 import type { Db } from '../db/db.js';
 import { byteaHex, EVENT_INSERT, eventColumns, shapeProblem, type NostrEvent } from '../db/store.js';
-import { eventId, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
+import { OversizedEvent } from '../relay/relay-socket.js';
+import { idForm, OK, sharedVerifier, VERDICT_REASONS } from './verify/index.js';
 import { countSyncEvents } from '../shared/metrics.js';
+
+/**
+ * An event dated this far past now is refused ('created-in-future'): relays refuse them (strfry
+ * past 15 minutes), and one archived would top every newest-first listing until its date.
+ */
+const MAX_FUTURE_SEC = 3600;
 
 export interface ArchiveResult extends EventCounts {
   /** Signatures checked (known events are not). */
@@ -23,23 +30,31 @@ export interface ArchiveResult extends EventCounts {
  * 1,000 ids unnamed, 21-23 named). PgBouncer in transaction mode carries protocol-level prepared
  * statements since 1.21 (max_prepared_statements, 200 by default since 1.22).
  */
-export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
-  const result = await archive(db, relayUrl, raw, seenAt);
+export async function archiveEvents(db: Db, relayUrl: string, raw: unknown[], seenAt: number, until?: number): Promise<ArchiveResult> {
+  const result = await archive(db, relayUrl, raw, seenAt, until);
   countSyncEvents(relayUrl, result); // once stored (a batch that fails is counted by its retry)
   return result;
 }
 
-async function archive(db: Db, relayUrl: string, raw: unknown[], seenAt: number): Promise<ArchiveResult> {
+/** `until`: the window asked, whose events are never 'created-in-future' (a clock that runs ahead, as a test's does, moves the bound with it). */
+async function archive(db: Db, relayUrl: string, raw: unknown[], seenAt: number, until = 0): Promise<ArchiveResult> {
   const result: ArchiveResult = { received: raw.length, inserted: 0, known: 0, linked: 0, invalid: {}, signaturesChecked: 0 };
   const refuse = (reason: string) => countReason(result.invalid, reason);
 
   // Every event's id is checked first (it must be the hash of the event): a forged copy of an
   // archived event is refused here, so what the lookup below finds can be linked at once.
   const candidates = new Map<string, NostrEvent>();
+  const latest = Math.max(Math.floor(Date.now() / 1000), until) + MAX_FUTURE_SEC;
   for (const e of raw) {
+    // Over max_event_bytes or max_event_tags: read off the socket, summarised, never kept (relay-socket.ts).
+    if (e instanceof OversizedEvent) {
+      refuse('too-large');
+      continue;
+    }
     const problem = shapeProblem(e);
     if (problem) refuse(problem);
-    else if (eventId(e as NostrEvent) !== (e as NostrEvent).id) refuse('id-mismatch');
+    else if ((e as NostrEvent).created_at > latest) refuse('created-in-future');
+    else if (!idForm(e as NostrEvent)) refuse('id-mismatch');
     else candidates.set((e as NostrEvent).id, e as NostrEvent); // a repeat in the batch counts once
   }
   if (candidates.size === 0) return result;
@@ -86,7 +101,7 @@ async function archive(db: Db, relayUrl: string, raw: unknown[], seenAt: number)
   // retried batch (the same rows again) leaves the same rows.
   const { rows: written } = await db.query<{ inserted: number; linked: number }>({
     name: 'archive-insert-link',
-    text: `SELECT ${EVENT_INSERT} AS inserted, event_relay_link($8::bytea[], $9::text, $10::bigint) AS linked`,
+    text: `SELECT ${EVENT_INSERT} AS inserted, event_relay_link($9::bytea[], $10::text, $11::bigint) AS linked`,
     values: [...eventColumns(verified), verified.map((e) => byteaHex(e.id)), relayUrl, seenAt],
   });
   result.inserted = written[0]?.inserted ?? 0;

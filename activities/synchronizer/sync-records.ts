@@ -1,6 +1,7 @@
 // What the Synchronizer keeps in the database besides events and links: the gaps it could not
 // fill (sync_gap) and the relays that refuse to be read (sync_refusal), both for analysts to query
 // and for the sync to find again; and the relay's latest stored NIP-11, read before its windows.
+import { storableText } from '../../common/index.js';
 import type { Db } from '../db/db.js';
 import type { Nip11Document } from '../relay/nip11.js';
 import type { Gap } from './sync-proof.js';
@@ -57,6 +58,6 @@ export async function noteRefusal(db: Db, url: string, reason: string | undefine
   await db.query(
     `INSERT INTO sync_refusal (relay_url, reason, since, checked_at) VALUES ($1::text, $2::text, $3::bigint, $3::bigint)
      ON CONFLICT (relay_url) DO UPDATE SET reason = excluded.reason, checked_at = excluded.checked_at`,
-    [url, reason, now()],
+    [url, storableText(reason), now()], // a relay's own words: NUL and lone surrogates can be in them
   );
 }

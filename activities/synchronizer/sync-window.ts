@@ -3,16 +3,17 @@
 // chunks as they come), which sync-proof.ts pages until the window is shown complete. A relay
 // that asks for NIP-42 authentication is answered with the configured key, and a relay that
 // refuses to be read anyway is a RelayRefused, an answer the span returns, not an error.
-// Negentropy (NIP-77) reconciles the window's ids with the relay's, then links the events the
-// archive has from other relays and fetches only the rest by id: complete however many events the
-// window holds. Every event fetched goes through archiveEvents, which verifies it.
-import { addEventCounts, countReason, type EventCounts, type WindowResult } from '../../common/index.js';
+// Negentropy (NIP-77) reconciles the window's ids with the relay's, then fetches them by id:
+// complete however many events the window holds. Every event fetched goes through archiveEvents,
+// which links what the archive has (its id checked) and verifies the rest: a relay is linked to
+// an event it sent, never to one it only listed.
+import { addEventCounts, countReason, storableText, type EventCounts, type WindowResult } from '../../common/index.js';
 import { archiveEvents } from './archive.js';
 import { countSyncEvents, metrics, networkOfUrl } from '../shared/metrics.js';
 import type { Db } from '../db/db.js';
 import { byteaHex } from '../db/store.js';
 import { reconcile, type IdRecord, type Reconciliation } from '../relay/negentropy.js';
-import { authenticate, RelayError, type RelayConnection } from '../relay/relay-socket.js';
+import { authenticate, messageBytes, RelayError, type RelayConnection } from '../relay/relay-socket.js';
 import { RelayRefused, type Answer, type Got, type ProofReader, type ReqFilter } from './sync-proof.js';
 
 export interface WindowQuery {
@@ -37,6 +38,8 @@ export const NEGENTROPY_TARGET = 20_000;
  * benchmark) outlived the young generation and grew the heap.
  */
 const ARCHIVE_CHUNK = 1000;
+/** ... or of this many bytes (the frames'), whichever comes first: big events make small chunks. */
+const ARCHIVE_CHUNK_BYTES = 1024 * 1024;
 /** Stores a chunk of what a relay sent (archiveEvents, with the counts summed into the window's result). */
 type Archive = (events: unknown[]) => Promise<void>;
 /** Heartbeats while reading a subscription; the activity's heartbeat timeout is a minute. */
@@ -50,8 +53,11 @@ export type Fallback = Extract<Reconciliation, { supported: false }>;
 
 /** The relay ended a subscription with CLOSED: its reason (NIP-01 prefixes: `auth-required:`, `restricted:`, `error:` ...). */
 class SubscriptionClosed extends RelayError {
-  constructor(url: string, readonly reason: string) {
-    super('closed', `${url} closed the subscription: ${reason.slice(0, 200)}`);
+  readonly reason: string;
+  constructor(url: string, reason: string) {
+    const storable = storableText(reason); // it travels on to the status, the history and sync_refusal
+    super('closed', `${url} closed the subscription: ${storable.slice(0, 200)}`);
+    this.reason = storable;
   }
 }
 
@@ -80,7 +86,7 @@ export function connectionReader(conn: RelayConnection, o: ReaderOptions): Proof
         const got = summary(e);
         if (got) events.push(got);
       }
-      addEventCounts(o.counts, await archiveEvents(o.db, o.url, chunk, seenAt));
+      addEventCounts(o.counts, await archiveEvents(o.db, o.url, chunk, seenAt, filter.until));
     });
     o.counts.reqs++;
     metrics.syncReqs.inc({ network: networkOfUrl(o.url) });
@@ -156,20 +162,20 @@ export async function negentropyWindow(conn: RelayConnection, db: Db, q: WindowQ
   result.listed = rec.need.length;
 
   const seenAt = Math.floor(Date.now() / 1000);
-  const fetcher = new IdFetcher(conn, `ids-${q.since}-${q.until}`, q.limit, timeoutMs, beat, async (events) => addEventCounts(result, await archiveEvents(db, q.url, events, seenAt)));
-  // Batch by batch: one SQL call links the batch's ids the archive has, the rest is fetched and
-  // archived, so memory holds one batch of events, and a retried activity fetches again only what
-  // the archive still lacks.
+  const fetcher = new IdFetcher(conn, `ids-${q.since}-${q.until}`, q.limit, timeoutMs, beat, async (events) => addEventCounts(result, await archiveEvents(db, q.url, events, seenAt, q.until)));
+  // Batch by batch: the ids this relay sent before (linked to it) are left; those the archive
+  // has at another time are set apart (an id fixes its event's created_at: a relay listing, for
+  // this window, an event of another time has it wrong or made it up); the rest is fetched and
+  // archived, so memory holds one batch of events. A listed id is never linked on the relay's
+  // word: only an event it sent is (archiveEvents links what the archive has after checking the
+  // id, and verifies the rest).
   for (let i = 0; i < need.length; i += q.limit) {
     const batch = need.slice(i, i + q.limit);
-    const links = await linkKnown(db, q.url, batch, q.since, q.until, seenAt);
-    // What the batch's ids came to without being fetched (the fetched ones are archiveEvents').
-    const byId: EventCounts = { received: 0, inserted: 0, known: links.known.length, linked: links.linked, invalid: {} };
-    // An id fixes its event's created_at: a relay listing, for this window, an event of another
-    // time has it wrong (or made it up). It is neither linked nor fetched.
-    if (links.outside.length) countReason(byId.invalid, 'outside-window', links.outside.length);
-    const have = new Set([...links.known, ...links.outside]);
-    const fetched = await fetcher.fetch(batch.filter((id) => !have.has(id)));
+    const { here, outside } = await sortListed(db, q.url, batch, q.since, q.until);
+    const byId: EventCounts = { received: 0, inserted: 0, known: here.length, linked: 0, invalid: {} };
+    if (outside.length) countReason(byId.invalid, 'outside-window', outside.length);
+    const skip = new Set([...here, ...outside]);
+    const fetched = await fetcher.fetch(skip.size ? batch.filter((id) => !skip.has(id)) : batch);
     result.unserved! += fetched.unserved;
     if (fetched.unasked) countReason(byId.invalid, 'not-asked', fetched.unasked);
     addEventCounts(result, byId);
@@ -245,6 +251,7 @@ async function readSubscription(
 ): Promise<number> {
   conn.send(['REQ', sub, filter]);
   let chunk: unknown[] = [];
+  let chunkBytes = 0;
   let received = 0;
   let lastBeat = 0;
   // One matcher for the whole subscription: `next` runs it on every message that arrives.
@@ -253,11 +260,13 @@ async function readSubscription(
     const msg = conn.take(ours) ?? (await conn.next(ours, timeoutMs));
     if (msg[0] === 'EVENT') {
       chunk.push(msg[2]);
+      chunkBytes += messageBytes(msg);
       received++;
       if (received > expected * 2) throw new RelayError('protocol', `${conn.url} sent more than twice the limit (${expected}) for one REQ`);
-      if (chunk.length === ARCHIVE_CHUNK) {
+      if (chunk.length === ARCHIVE_CHUNK || chunkBytes >= ARCHIVE_CHUNK_BYTES) {
         await archive(chunk);
         chunk = [];
+        chunkBytes = 0;
       }
       // A heartbeat a second at most, so that a relay slow between events still shows life: each
       // call costs ~7 µs in the SDK (logging, a native call) even where Temporal sends fewer, which
@@ -275,26 +284,18 @@ async function readSubscription(
 }
 
 /**
- * One round trip: of `ids`, those the archive has with created_at in the window are linked to the
- * relay (their signatures were checked when they were first stored; the relay listed their ids);
- * those it has at another time are returned apart; the rest it lacks.
+ * One round trip: of `ids`, those the archive has in [since, until] linked to this relay already
+ * (`here`: it sent them before), and those it has at another time (`outside`).
  */
-async function linkKnown(db: Db, url: string, ids: string[], since: number, until: number, seenAt: number) {
-  if (ids.length === 0) return { known: [], outside: [], linked: 0 };
-  const { rows } = await db.query<{ known: string[]; outside: string[]; linked: number }>({
-    name: 'negentropy-link-known', // prepared, as the archive's statements are (archive.ts)
-    text: `WITH found AS (
-       SELECT id, created_at BETWEEN $3::bigint AND $4::bigint AS inside FROM event_find($1::bytea[])
-     ), k AS (
-       SELECT coalesce(array_agg(id), '{}') AS ids FROM found WHERE inside
-     )
-     SELECT (SELECT coalesce(array_agg(encode(id, 'hex')), '{}') FROM unnest(k.ids) AS id) AS known,
-            (SELECT coalesce(array_agg(encode(id, 'hex')), '{}') FROM found WHERE NOT inside) AS outside,
-            event_relay_link(k.ids, $2::text, $5::bigint) AS linked
-     FROM k`,
-    values: [ids.map(byteaHex), url, since, until, seenAt],
+async function sortListed(db: Db, url: string, ids: string[], since: number, until: number): Promise<{ here: string[]; outside: string[] }> {
+  if (ids.length === 0) return { here: [], outside: [] };
+  const { rows } = await db.query<{ here: string[]; outside: string[] }>({
+    name: 'negentropy-sort-listed', // prepared, as the archive's statements are (archive.ts)
+    text: `SELECT coalesce(array_agg(encode(f.id, 'hex')) FILTER (WHERE f.created_at BETWEEN $3::bigint AND $4::bigint
+                    AND EXISTS (SELECT 1 FROM event_relay r WHERE r.event_id = f.id AND r.relay_url = $2::text)), '{}') AS here,
+                  coalesce(array_agg(encode(f.id, 'hex')) FILTER (WHERE f.created_at NOT BETWEEN $3::bigint AND $4::bigint), '{}') AS outside
+           FROM event_find($1::bytea[]) AS f`,
+    values: [ids.map(byteaHex), url, since, until],
   });
-  const row = rows[0]!;
-  return { known: row.known, outside: row.outside, linked: row.linked };
+  return rows[0]!;
 }
-

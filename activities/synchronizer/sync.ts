@@ -5,6 +5,8 @@
 import { parseRelayUrl, type CoordinatorSettings, type SyncSettings } from '../../common/index.js';
 import { cancelRelayWorkflows, relayWorkflowPage, type RelayWorkflowRow } from '../shared/relay-workflows.js';
 import type { ActivityDeps } from '../shared/deps.js';
+import { metrics, networkOfUrl } from '../shared/metrics.js';
+import { noteRefusal } from './sync-records.js';
 import { reachableNetworks, type PageQuery } from '../shared/pages.js';
 
 export const syncWorkflowId = (url: string) => `sync/${url}`;
@@ -35,7 +37,18 @@ export const createSyncActivities = ({ db, config }: ActivityDeps) => {
         priority: isPriority,
         gapRetryMs: s.gap_retry,
         refusedRetryMs: s.refused_retry,
+        backoff: { after: s.backoff.after, ladderMs: s.backoff.ladder },
+        heartbeatTimeoutMs: s.heartbeat_timeout,
       };
+    },
+
+    /**
+     * The relay's reads killed the worker too often in a row: why it waits, recorded where a
+     * person looks (sync_refusal, until a read succeeds; the counter for alerts).
+     */
+    async setAsideRelay(q: { url: string; reason: string }): Promise<void> {
+      await noteRefusal(db, q.url, q.reason);
+      metrics.syncSetAside.inc({ network: networkOfUrl(q.url) });
     },
 
     async synchronizerSettings(): Promise<CoordinatorSettings> {

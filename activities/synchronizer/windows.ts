@@ -13,6 +13,15 @@ import { fillGaps, noteRefusal, openGaps, recordGaps, storedNip11 } from './sync
 import { syncSpan, type RelayIo } from './sync-span.js';
 import { connectionReader, negentropyWindow } from './sync-window.js';
 
+/**
+ * A test hook: BIGBROTR_TEST_DIE_READING=<text> kills the worker (SIGKILL, as the kernel's OOM
+ * killer would) when it starts reading a relay whose URL contains <text>. Unset in production.
+ */
+function dieForTest(url: string) {
+  const marker = process.env.BIGBROTR_TEST_DIE_READING;
+  if (marker && url.includes(marker)) process.kill(process.pid, 'SIGKILL');
+}
+
 /** A relay with no NIP-11 stored has it fetched by its sync at most this often. */
 const NIP11_REFETCH_MS = 86_400_000;
 
@@ -36,10 +45,14 @@ export const createSyncWindowActivities = ({ config, db, timeout, agent, unreach
      */
     async syncWindows(q: SpanQuery): Promise<SpanResult> {
       if (unreachable) throw new Error(unreachable);
+      dieForTest(q.url);
       const k: RelayKnowledge = { ...UNKNOWN_RELAY, ...q.relay };
       const signal = cancellationSignal();
       const cursor = await learnNip11(q.url, k, signal) ? Math.min(q.cursor, k.auditCursor) : q.cursor;
-      const open = () => openRelay(q.url, { timeoutMs: timeout, agent, signal, perMessageDeflate: k.negentropy === 'yes', guard });
+      const open = () => openRelay(q.url, {
+        timeoutMs: timeout, agent, signal, perMessageDeflate: k.negentropy === 'yes', guard,
+        maxEventBytes: config.synchronizer.max_event_bytes, maxEventTags: config.synchronizer.max_event_tags,
+      });
       let conn: RelayConnection | undefined;
       const connection = async () => {
         conn ??= await open();

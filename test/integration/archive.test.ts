@@ -21,11 +21,11 @@ describe('archiving events (bigbrotr)', () => {
     const forgedId = { ...signed({ kind: 1, content: 'x' }), content: 'tampered' }; // id no longer its hash
     const base = signed({ kind: 1, content: 'y' });
     const forgedSig = { ...base, sig: base.sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
-    const r = await archiveEvents(t.db, A, [...good, good[0], forgedId, forgedSig, { id: 'nope' }, 'text', signed({ kind: 1, content: 'nul\u0000byte' })], 100);
-    assert.equal(r.received, 8);
+    const r = await archiveEvents(t.db, A, [...good, good[0], forgedId, forgedSig, { id: 'nope' }, 'text'], 100);
+    assert.equal(r.received, 7);
     assert.equal(r.inserted, 2);
     assert.equal(r.linked, 2);
-    assert.deepEqual(r.invalid, { 'id-mismatch': 1, 'bad-signature': 1, 'bad-id-format': 1, 'not-an-object': 1, 'contains-nul': 1 });
+    assert.deepEqual(r.invalid, { 'id-mismatch': 1, 'bad-signature': 1, 'bad-id-format': 1, 'not-an-object': 1 });
     const { rows } = await t.db.query(`SELECT encode(id, 'hex') AS id, kind, tags, content FROM event ORDER BY created_at`);
     assert.deepEqual(rows, good.map((e) => ({ id: e.id, kind: e.kind, tags: e.tags, content: e.content })));
     assert.equal(await count(t.db, 'SELECT * FROM event_relay WHERE relay_url = $1', [A]), 2);

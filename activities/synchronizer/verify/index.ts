@@ -7,7 +7,7 @@ import type { NostrEvent } from '../../db/store.js';
 import { loadBackend, type BackendName } from './backend.js';
 import { VerifierPool } from './pool.js';
 
-export { BAD_SIGNATURE, ID_MISMATCH, OK, VERDICT_REASONS, eventId, type Verdict } from './backend.js';
+export { BAD_SIGNATURE, ID_MISMATCH, OK, VERDICT_REASONS, eventId, idForm, nip01EventId, type Verdict } from './backend.js';
 
 export interface Verifier {
   /** The library in use and where it runs, for the log and the benchmarks. */
