@@ -6,12 +6,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync,
+  chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, lchownSync, readFileSync, readlinkSync,
   realpathSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { StartupError } from './errors.js';
 
@@ -137,19 +137,42 @@ async function binaries(account: Account | undefined): Promise<{ initdb: string;
  */
 function clusterDir(dataDir: string, account: Account | undefined): string {
   const link = join(dataDir, 'pg');
-  const isLink = existsSync(link) && lstatSync(link).isSymbolicLink();
-  let dir = isLink ? readlinkSync(link) : link;
+  const isLink = lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+  let dir = isLink ? resolve(dataDir, readlinkSync(link)) : link;
   if (account && !isLink && !runsAs(account, 'test', ['-x', dataDir])) {
     dir = join(ROOT_PG_HOME, 'clusters', createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 16), 'pg');
     mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
     if (existsSync(link)) moveFolder(link, dir); // a cluster made before the checkout moved here
     symlinkSync(dir, link);
   }
-  if (account) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chownSync(dir, account.uid, account.gid);
-  }
+  if (account) handOver(dir, [dataDir, join(ROOT_PG_HOME, 'clusters')], account);
   return dir;
+}
+
+/**
+ * Gives the cluster's folder to the postgres user, as root: never through a link (lstat, then
+ * lchown), and only a real folder in one of `places`, ours. A folder elsewhere (where a link of
+ * someone else's leads) must already be the postgres user's.
+ */
+function handOver(dir: string, places: string[], account: Account): void {
+  // Resolved but for its last part, which lstat tells apart.
+  const within = () => {
+    const real = existsSync(dirname(dir)) ? join(realpathSync(dirname(dir)), basename(dir)) : resolve(dir);
+    return places.some((p) => existsSync(p) && `${real}/`.startsWith(`${realpathSync(p)}/`));
+  };
+  let st = lstatSync(dir, { throwIfNoEntry: false });
+  if (!st && within()) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    st = lstatSync(dir);
+  }
+  if (st?.isDirectory() && st.uid === account.uid && st.gid === account.gid) return;
+  if (!st?.isDirectory() || !within()) {
+    throw new StartupError(
+      `${dir} is not a folder inside ${places.join(' or ')}: not handing it to the ${USER} user (no chown through a link); ` +
+        `remove ${join(places[0] as string, 'pg')}, or make ${dir} a folder of the ${USER} user`,
+    );
+  }
+  lchownSync(dir, account.uid, account.gid);
 }
 
 function moveFolder(from: string, to: string): void {
@@ -184,7 +207,7 @@ async function initdb(bin: string, dir: string, password: string, logFile: strin
   const pwfile = join(tmp, 'pw');
   try {
     writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
-    if (account) for (const p of [tmp, pwfile]) chownSync(p, account.uid, account.gid);
+    if (account) for (const p of [tmp, pwfile]) lchownSync(p, account.uid, account.gid);
     const args = [`--pgdata=${dir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--lc-messages=C'];
     const child = spawnLogged(bin, args, logFile, account);
     const how = await new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit ${code}`)));
@@ -247,11 +270,64 @@ async function upgradeLegacyAuth(dir: string, legacyLogin: pg.ClientConfig, pass
   log('PostgreSQL: the cluster had the old fixed password: it now has a random one (scram-sha-256)');
 }
 
-/** A server still running on the cluster (its pid file names a live process) cannot be joined. */
+/**
+ * A server still running on the cluster cannot be joined. A pid file naming a process proven to be
+ * something else (the pid reused since the server died) is stale: removed, or PostgreSQL would
+ * refuse it as another server's lock.
+ */
 function refuseRunningServer(dir: string): void {
   const pid = postmasterPid(dir);
-  if (pid && isAlive(pid) && (commandLine(pid) ?? 'postgres').includes('postgres')) {
-    throw new StartupError(`a PostgreSQL server (pid ${pid}) already runs on ${dir}: stop it (kill -INT ${pid}) or use another data folder (BIGBROTR_DATA_DIR)`);
+  if (!pid || !isAlive(pid)) return;
+  const owner = postmasterOwner(pid, dir);
+  if (owner === 'other') return void rmSync(join(dir, 'postmaster.pid'), { force: true });
+  throw new StartupError(`a PostgreSQL server (pid ${pid}) ${owner === 'ours' ? 'already runs' : 'may run'} on ${dir}: stop it (kill -INT ${pid}) or use another data folder (BIGBROTR_DATA_DIR)`);
+}
+
+/**
+ * Whether the live process `pid`, named by the cluster's postmaster.pid, is that cluster's server:
+ * 'ours' when its working folder is the cluster's (a postmaster runs in its data folder) or it
+ * started when the pid file says the server did; 'other' when what /proc tells disagrees; 'unknown'
+ * when /proc tells nothing (no /proc, or not ours to read). A command line naming "postgres" proves
+ * nothing: any program may have been given the pid since.
+ */
+export function postmasterOwner(pid: number, dir: string): 'ours' | 'other' | 'unknown' {
+  let cwd: string | undefined;
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+    if (cwd === realpathSync(dir)) return 'ours';
+  } catch {
+    // not ours to read (another user's process, as a plain user), or no /proc
+  }
+  const started = processStartTime(pid);
+  const recorded = Number(readLines(join(dir, 'postmaster.pid'))[2]); // line 3: the server's start, in epoch seconds
+  const comparable = started !== undefined && Number.isFinite(recorded) && recorded > 0;
+  if (comparable && Math.abs(started - recorded) <= 3) return 'ours';
+  return cwd !== undefined || comparable ? 'other' : 'unknown';
+}
+
+/** When `pid` started, in epoch seconds, from /proc (its start in clock ticks after boot). */
+function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]); // field 22, starttime
+    const boot = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    return Number.isFinite(ticks) && boot > 0 ? boot + ticks / clockTicks() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  ticksPerSecond ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+  return ticksPerSecond;
+}
+
+function readLines(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n');
+  } catch {
+    return [];
   }
 }
 
@@ -279,12 +355,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** A process's command line, arguments joined by spaces; undefined where there is no /proc. */
+/** A process's command line, arguments joined by spaces ('' for none); from ps where there is no /proc, undefined if that fails too. */
 export function commandLine(pid: number): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
   } catch {
-    return existsSync('/proc/self') ? '' : undefined;
+    if (existsSync('/proc/self')) return '';
+    const ps = spawnSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' });
+    return ps.status === 0 ? ps.stdout.trim() : ps.status === 1 ? '' : undefined;
   }
 }
 

@@ -68,7 +68,11 @@ function joinExpositions(...parts: string[]): string {
 
 /** The SDK's exposition, or '' (no Runtime with metrics in this process, or it did not answer in 5 s). */
 function sdkMetrics(): Promise<string> {
-  const address = sdkMetricsAddress();
+  return fetchMetricsText(sdkMetricsAddress());
+}
+
+/** The Prometheus text a process serves at `address` (host:port), or '' (none, or no answer in 5 s). */
+export function fetchMetricsText(address: string | undefined): Promise<string> {
   if (!address) return Promise.resolve('');
   const [hostname, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
   return new Promise((resolve) => {
@@ -85,7 +89,7 @@ function sdkMetrics(): Promise<string> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();

@@ -1,10 +1,11 @@
 // What a launcher that died without stopping its servers (kill -9, out of memory) left running.
 // Each launcher records its pid and its servers' pids and ports in <data dir>/stack.json; the next
 // one stops what is still alive rather than reusing it: it must be the servers' parent to see them
-// die (stack-supervisor.ts), and the ports it is asked for may have changed since.
+// die (stack-supervisor.ts), and the ports it is asked for may have changed since. A pid outlives
+// its process: only a process proven to be the server is signalled, anything else is left alone.
 import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commandLine, isAlive, postmasterPid } from './embedded-postgres.js';
+import { commandLine, isAlive, postmasterOwner, postmasterPid } from './embedded-postgres.js';
 import { StartupError } from './errors.js';
 
 export const STATE_FILE = 'stack.json';
@@ -36,14 +37,21 @@ export async function takeOverDataFolder(dataDir: string, temporalDb: string, sa
   // The cluster's own pid file is the authority (it also covers a launcher from before stack.json).
   const pgDir = old?.postgres?.dir ?? (existsSync(join(dataDir, 'pg')) ? realpathSync(join(dataDir, 'pg')) : undefined);
   const pgPid = pgDir ? postmasterPid(pgDir) : undefined;
-  if (pgPid && isAlive(pgPid) && (commandLine(pgPid) ?? 'postgres').includes('postgres')) {
-    await stopProcess(pgPid, 'SIGINT'); // PostgreSQL's fast shutdown
-    stopped.push(`its PostgreSQL (pid ${pgPid})`);
+  if (pgDir && pgPid && isAlive(pgPid)) {
+    const owner = postmasterOwner(pgPid, pgDir);
+    if (owner === 'ours') {
+      await stopProcess(pgPid, 'SIGINT'); // PostgreSQL's fast shutdown
+      stopped.push(`its PostgreSQL (pid ${pgPid})`);
+    } else {
+      say(`${join(pgDir, 'postmaster.pid')} names pid ${pgPid}, ${owner === 'other' ? 'now another program (its folder and start time are not the server\'s)' : 'which cannot be proven to be its server (/proc tells nothing)'}: left it alone`);
+    }
   }
-  for (const pid of temporalServersOn(temporalDb, old?.temporal?.pid)) {
+  const temporal = temporalServersOn(temporalDb, old?.temporal?.pid);
+  for (const pid of temporal.ours) {
     await stopProcess(pid, 'SIGTERM');
     stopped.push(`its Temporal dev server (pid ${pid})`);
   }
+  if (temporal.notOurs) say(`the recorded Temporal dev server's pid ${temporal.notOurs} is now a program whose command line does not name ${temporalDb}: left it alone`);
   if (stopped.length) {
     say(`a previous \`npm start\`${old ? ` (pid ${old.launcher})` : ''} ended without stopping its servers: stopped ${stopped.join(' and ')}`);
   }
@@ -68,11 +76,14 @@ function readState(file: string): StackState | undefined {
   }
 }
 
-/** Dev servers on this state file: the recorded pid, and where /proc exists, any other. */
-function temporalServersOn(dbFile: string, recorded: number | undefined): number[] {
+/**
+ * Dev servers on this state file (their command line names it): the recorded pid, and where /proc
+ * exists, any other; `notOurs`: the recorded pid, alive but not one of them.
+ */
+function temporalServersOn(dbFile: string, recorded: number | undefined): { ours: number[]; notOurs?: number } {
   const isOurs = (pid: number) => {
-    const cmd = commandLine(pid);
-    return isAlive(pid) && (cmd === undefined || (cmd.includes('start-dev') && cmd.includes(dbFile)));
+    const cmd = ` ${commandLine(pid) ?? ''} `;
+    return isAlive(pid) && cmd.includes(' start-dev ') && cmd.includes(` --db-filename ${dbFile} `);
   };
   let pids: number[] = [];
   try {
@@ -81,7 +92,8 @@ function temporalServersOn(dbFile: string, recorded: number | undefined): number
     // no /proc (macOS): the recorded pid only
   }
   if (recorded) pids.push(recorded);
-  return [...new Set(pids)].filter(isOurs);
+  const ours = [...new Set(pids)].filter(isOurs);
+  return { ours, notOurs: recorded && isAlive(recorded) && !ours.includes(recorded) ? recorded : undefined };
 }
 
 /** Signals a process that is not our child and waits for it to go; SIGKILL after 30 s. */

@@ -1,8 +1,9 @@
 // `npm start`: the whole local stack from nothing. PostgreSQL (embedded, unless DATABASE_URL is set),
-// the Temporal dev server with its Web UI (unless TEMPORAL_ADDRESS is set), the workers, and the
-// pipeline. Data lives under .data/ (BIGBROTR_DATA_DIR) and survives restarts; Ctrl-C stops it all.
-// The servers are watched (restarted when they die, within bounds); what a crashed launcher left
-// running is stopped by the next one (stack-leftovers.ts).
+// the Temporal dev server with its Web UI (unless TEMPORAL_ADDRESS is set), the workers (a child
+// process: stack-worker.ts), the pipeline and the API. Data lives under .data/ (BIGBROTR_DATA_DIR)
+// and survives restarts; Ctrl-C stops it all. The servers are watched (restarted when they die,
+// within bounds), the worker process too (restarted for ever, after a growing delay); what a crashed
+// launcher left running is stopped by the next one (stack-leftovers.ts).
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -12,20 +13,22 @@ import { connectReader } from '../read/index.js';
 import { loadConfig, PROJECT_DIR } from './config.js';
 import { assertPortFree, startEmbeddedPostgres } from './embedded-postgres.js';
 import { StartupError } from './errors.js';
+import { startLauncherMetrics } from './launcher-metrics.js';
 import { configureLogging } from './logging.js';
 import { runMain, say } from './main.js';
-import { startMetricsServer } from './metrics-server.js';
-import { installRuntime } from './runtime.js';
 import { startPipeline } from './pipeline.js';
 import { takeOverDataFolder } from './stack-leftovers.js';
-import { supervise } from './stack-supervisor.js';
+import { supervise, type Supervision } from './stack-supervisor.js';
 import { startTemporalDevServer } from './stack-temporal.js';
-import { connectDatabase, connectTemporal, createWorkers, runWorkers } from './worker.js';
+import { startWorkerProcess, type RunningWorker } from './stack-worker.js';
+
+/** A stop asked for (Ctrl-C, SIGTERM, a server given up on) while the stack was starting. */
+class Stopping extends Error {}
 
 runMain(async () => {
   const started = Date.now();
   const config = loadConfig();
-  const logger = configureLogging(config, 'launcher');
+  configureLogging(config, 'launcher');
   const dataDir = resolve(process.env.BIGBROTR_DATA_DIR ?? join(PROJECT_DIR, '.data'));
   // The launcher's user alone reads it: the database's password, Temporal's state, the logs.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -42,24 +45,24 @@ runMain(async () => {
         .finally(() => clearTimeout(timer));
     }
   };
-  // Once the stack stops (Ctrl-C, SIGTERM, a server given up on), a server's exit is expected.
+  // Once the stack stops (Ctrl-C, SIGTERM, a server given up on), a process's exit is expected.
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  let stopNow = () => {};
+  const stop = new Promise<void>((r) => (stopNow = r));
+  const onSignal = () => {
     stopping = true;
-    // Alone (the workers' runtime not yet installed), keep the default: the process ends.
-    if (process.listenerCount(signal) === 1) {
-      process.off(signal, onSignal);
-      process.kill(process.pid, signal);
-    }
+    stopNow();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+  // Between start-up steps: a stop asked for meanwhile ends start-up (a step under way finishes first).
+  const goOn = () => {
+    if (stopping) throw new Stopping();
+  };
   let failed: string | undefined;
-  let failNow = () => {};
-  const failure = new Promise<void>((r) => (failNow = r));
   const giveUp = (why: string) => {
     if (failed) return;
     [failed, stopping] = [why, true];
-    failNow();
+    stopNow();
   };
 
   // Before anything starts: a taken API port stops start-up with what to do, not half a stack later.
@@ -67,6 +70,7 @@ runMain(async () => {
   if (config.metrics.port !== 0) await assertPortFree(config.metrics.port, 'metrics endpoint', 'BIGBROTR__metrics__port (config metrics.port; 0: none)');
   const temporalDb = join(dataDir, 'temporal.db');
   const record = await takeOverDataFolder(dataDir, temporalDb, say);
+  let worker: Supervision<RunningWorker> | undefined;
   try {
     let dbUrl = config.database.url;
     if (!dbUrl) {
@@ -84,8 +88,7 @@ runMain(async () => {
       say(`PostgreSQL: embedded server, data in ${first.dir}, ${redactUrl(dbUrl)}, log in ${first.logFile}`);
       say(`PostgreSQL: to connect, ${first.psql}`);
     } else say('PostgreSQL: DATABASE_URL');
-    const db = await connectDatabase(dbUrl, config, 'bigbrotr-launcher');
-    cleanups.push(() => db.end());
+    goOn();
 
     let address = config.temporal.address;
     let webUi = process.env.TEMPORAL_UI_URL ?? '(the Web UI of your Temporal server)';
@@ -109,22 +112,29 @@ runMain(async () => {
       webUi = `http://127.0.0.1:${uiPort}`;
       say(`Temporal: dev server at ${address}, state in ${temporalDb}, log in ${first.logFile}`);
     } else say(`Temporal: ${address}`);
+    goOn();
 
-    // The SDK's Runtime (its logger ours, its metrics merged into /metrics): before the first connection.
-    await installRuntime(config, logger);
-    const metrics = await startMetricsServer({ config, db });
+    // The workers apply the schema before they say they are ready: the API's role comes with it.
+    const startWorker = () => startWorkerProcess({ databaseUrl: dbUrl, temporalAddress: address, metrics: config.metrics.port !== 0 });
+    const firstWorker = await startWorker();
+    // A hostile relay may kill the workers again and again: restarted for ever, never given up on.
+    worker = supervise('the worker process', firstWorker, {
+      restart: startWorker,
+      stopping: () => stopping,
+      say,
+      giveUp,
+      backoff: { firstMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 },
+    });
+    say(`workers: process ${firstWorker.pid}, restarted if it dies`);
+    goOn();
+    const metrics = await startLauncherMetrics(config, () => worker?.current().metrics);
     if (metrics) {
       cleanups.push(() => metrics.close());
       say(`metrics: ${metrics.url}`);
     }
-    const connection = await connectTemporal(address);
+    const connection = await Connection.connect({ address });
     cleanups.push(() => connection.close());
-    const clientConnection = await Connection.connect({ address });
-    cleanups.push(() => clientConnection.close());
-    const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
-
-    const workers = await createWorkers({ connection, config, db, log: say });
-    const running = runWorkers(workers);
+    const client = new Client({ connection, namespace: config.temporal.namespace });
     const outcomes = await startPipeline(client, config);
     for (const [id, outcome] of Object.entries(outcomes)) say(`workflow ${id}: ${outcome}`);
     // The read side: the HTTP API on the same database, reading as the read-only role.
@@ -136,19 +146,18 @@ runMain(async () => {
     say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     say(`Web UI: ${webUi}/namespaces/${config.temporal.namespace}/workflows`);
     say('Ctrl-C stops everything; the next `npm start` resumes where this one stopped');
-    // The SDK's runtime turns Ctrl-C (SIGINT) and SIGTERM into a graceful worker shutdown.
-    await Promise.race([running, failure]);
-    stopping = true;
-    if (failed) {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      // A worker whose server is gone may not finish its shutdown: the servers stop anyway.
-      await Promise.race([running.catch(() => {}), new Promise((r) => setTimeout(r, 20_000).unref())]);
-    } else say('worker stopped; stopping the servers');
+    await stop;
   } catch (err) {
-    // A server given up on during start-up makes the next step fail: the cause is the news.
-    if (!failed) throw err;
+    // A stop during start-up (the servers may have had the same Ctrl-C), or a server given up on,
+    // which makes the next step fail: the cause is the news.
+    if (!stopping) throw err;
   } finally {
     stopping = true;
+    // The workers first, gracefully (their running activities end), while the servers still run.
+    if (worker) {
+      await worker.current().stop();
+      say('stopping the servers');
+    }
     await cleanUp();
     record.clear(); // what this launcher started is stopped
   }
