@@ -166,6 +166,8 @@ export interface SyncSettings {
   backoff?: Backoff;
   /** How long a syncWindows activity may go without a heartbeat (absent in histories from before it: a minute). */
   heartbeatTimeoutMs?: number;
+  /** synchronizer.dense_limit (absent in histories from before it). */
+  denseLimit?: number;
 }
 
 /**
@@ -209,6 +211,11 @@ export interface RelayKnowledge {
   denseEdge?: number;
   /** NIP-42: the relay asked for authentication, and the sync authenticated. */
   authenticated?: boolean;
+  /**
+   * NIP-45 COUNT: listed in its NIP-11 ('yes'), not listed or not answered ('no'), or caught
+   * counting fewer than it served ('untrusted': never asked again). Absent: not known yet.
+   */
+  count?: 'yes' | 'no' | 'untrusted';
 }
 
 export const UNKNOWN_RELAY: RelayKnowledge = {
@@ -245,6 +252,8 @@ export interface SpanQuery {
   target: number;
   /** Events per REQ (the config's; the relay's NIP-11 max_limit lowers it). */
   limit: number;
+  /** A dense second is asked again at up to this many events, doubling (synchronizer.dense_limit; absent: not above the relay's cap). */
+  denseLimit?: number;
   maxWindowSec: number;
   /** What the relay's workflow knows of it; absent: nothing yet. */
   relay?: RelayKnowledge;

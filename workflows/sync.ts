@@ -28,6 +28,7 @@ import {
   proxyActivities,
   setHandler,
   sleep,
+  TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { NetworkActivities } from '../activities/network.js';
@@ -144,11 +145,14 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
       try {
         r = await net.syncWindows({
           url: input.url, network: input.network, cursor: status.cursor, windowSec: status.windowSec,
-          target, limit: settings.limit, maxWindowSec: settings.maxWindowSec, relay: status.relay, fresh, retryGaps, ahead: status.ahead,
+          target, limit: settings.limit, denseLimit: settings.denseLimit, maxWindowSec: settings.maxWindowSec, relay: status.relay, fresh, retryGaps, ahead: status.ahead,
         });
       } catch (err) {
         if (countsDeaths && isWorkerDeath(err) && settings.backoff) {
           spans++;
+          // What the dead attempt's heartbeats recorded is kept, as a retry of it would resume there.
+          const progress = heartbeatProgress(err);
+          if (progress) add(status, progress);
           const deaths = (status.deaths ?? 0) + 1;
           status.deaths = deaths;
           if (ladderStep(deaths, settings.backoff) === 0) {
@@ -173,10 +177,10 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
     }
     if (setAside) {
       // The durable ladder: the relay waits each step in turn; one clean read brings it back.
-      status.phase = 'set aside';
-      status.notArchivable = setAside.reason;
       log.warn('relay set aside: reading it kills the worker', { relay: input.url, deaths: status.deaths, waitMs: setAside.waitMs });
       await db.setAsideRelay({ url: input.url, reason: setAside.reason });
+      status.phase = 'set aside'; // once recorded: who sees the phase finds the row
+      status.notArchivable = setAside.reason;
       wake = false;
       await condition(() => wake, setAside.waitMs);
       continue;
@@ -200,6 +204,14 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const { carry: _, ...rest } = input;
   const { url: __, cursor, windowSec, phase: ___, ended: ____, notArchivable: _____, ...totals } = status; // (ahead rides in totals)
   return continueAsNew<typeof syncRelay>({ ...rest, cursor, windowSec, carry: totals });
+}
+
+/** The progress a syncWindows activity's last heartbeat carried (sync-span.ts), when its failure has one of the right shape. */
+function heartbeatProgress(err: unknown): SpanResult | undefined {
+  const d = ((err as ActivityFailure).cause as TimeoutFailure).lastHeartbeatDetails as Partial<SpanResult> | undefined;
+  if (typeof d?.cursor !== 'number' || typeof d.windowSec !== 'number' || d.windowSec < 1 || typeof d.windows !== 'number') return undefined;
+  if (typeof d.invalid !== 'object' || d.invalid === null || typeof d.relay !== 'object' || d.relay === null) return undefined;
+  return d as SpanResult;
 }
 
 /** A syncWindows activity's result into the relay's status. */
