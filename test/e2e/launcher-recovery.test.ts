@@ -1,7 +1,7 @@
 // `npm start` when things go wrong around it: a launcher killed with -9 and started again, servers
 // that die under it, a checkout only root can enter, DATABASE_URL on a fresh clone.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort, PASSWORD_FILE } from '../../workers/embedded-postgres.js';
 import { databaseServer } from '../helpers/database-server.js';
+import { alive, cmdline, ctrlC, exitOf, npmStart, until, waitFor, type Launch } from '../helpers/launch.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'bigbrotr-recovery-'));
@@ -21,62 +22,6 @@ after(() => {
   for (const d of readdirSync('/proc')) if (/^\d+$/.test(d) && cmdline(Number(d)).includes(scratch)) process.kill(Number(d), 'SIGKILL');
   rmSync(scratch, { recursive: true, force: true });
 });
-
-interface Launch {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<string>;
-}
-
-function npmStart(env: NodeJS.ProcessEnv, cwd = ROOT): Launch {
-  // Its own process group, so that a signal reaches npm and everything under it, as Ctrl-C does.
-  const child = spawn('npm', ['start'], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(launch: Launch, pattern: RegExp, ms: number, what: string, from = 0): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = launch.output().slice(from).match(pattern);
-    if (m) return m;
-    if (launch.child.exitCode !== null) assert.fail(`npm start exited (${launch.child.exitCode}) before ${what}:\n${launch.output()}`);
-    if (Date.now() > deadline) assert.fail(`no ${what} (${pattern}) within ${ms / 1000} s:\n${launch.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `${what} within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function exitOf(launch: Launch, ms: number): Promise<string> {
-  return Promise.race([launch.exited, new Promise<string>((r) => setTimeout(() => r(`still running after ${ms / 1000} s`), ms).unref())]);
-}
-
-async function ctrlC(launch: Launch): Promise<void> {
-  if (launch.child.exitCode !== null) return;
-  process.kill(-(launch.child.pid as number), 'SIGINT');
-  const how = await exitOf(launch, 60_000);
-  assert.ok(how === 'exit 0' || how === 'SIGINT', `npm start should exit cleanly on Ctrl-C, not ${how}:\n${launch.output()}`);
-  assert.match(launch.output(), /\[bigbrotr\] stopped/);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 /** Pids under `pid` (the process tree, from /proc). */
 function descendants(pid: number): number[] {
@@ -97,14 +42,6 @@ function descendants(pid: number): number[] {
   walk(pid);
   return out;
 }
-
-const cmdline = (pid: number) => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-};
 
 /** The embedded server's pid, from its cluster's pid file. */
 function postmasterPid(dataDir: string): number {

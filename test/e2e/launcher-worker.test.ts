@@ -12,10 +12,10 @@ import { after, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { parseExposition } from '../helpers/exposition.js';
+import { alive, cmdline, ctrlC, npmStart, until, waitFor } from '../helpers/launch.js';
 import { startLocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'bigbrotr-worker-'));
 chmodSync(scratch, 0o755); // as root, the postgres user crosses it to its cluster
 // As root, where the postgres user gets what it cannot reach: this file's own (read at import).
@@ -29,66 +29,6 @@ after(() => {
   for (const d of readdirSync('/proc')) if (/^\d+$/.test(d) && cmdline(Number(d)).includes(scratch)) process.kill(Number(d), 'SIGKILL');
   rmSync(scratch, { recursive: true, force: true });
 });
-
-interface Launch {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<string>;
-}
-
-function npmStart(env: NodeJS.ProcessEnv): Launch {
-  // Its own process group, so that a signal reaches npm and everything under it, as Ctrl-C does.
-  const child = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(launch: Launch, pattern: RegExp, ms: number, what: string, from = 0): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = launch.output().slice(from).match(pattern);
-    if (m) return m;
-    if (launch.child.exitCode !== null) assert.fail(`npm start exited (${launch.child.exitCode}) before ${what}:\n${launch.output()}`);
-    if (Date.now() > deadline) assert.fail(`no ${what} (${pattern}) within ${ms / 1000} s:\n${launch.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `${what} within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function ctrlC(launch: Launch): Promise<void> {
-  if (launch.child.exitCode !== null) return;
-  process.kill(-(launch.child.pid as number), 'SIGINT');
-  const how = await Promise.race([launch.exited, new Promise((r) => setTimeout(() => r('still running 120 s after Ctrl-C'), 120_000).unref())]);
-  assert.ok(how === 'exit 0' || how === 'SIGINT', `npm start should exit cleanly on Ctrl-C, not ${how}:\n${launch.output()}`);
-  assert.match(launch.output(), /\[bigbrotr\] stopped/);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
 
 /** The dev server under `pid` (the process tree, from /proc). */
 function temporalPidUnder(pid: number): number | undefined {

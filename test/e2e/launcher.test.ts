@@ -2,7 +2,6 @@
 // the Temporal dev server with its Web UI, the worker and the pipeline; Ctrl-C stops it all; the
 // next `npm start` finds its data where it left it.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import pg from 'pg';
 import type { SeedReport } from '../../common/index.js';
 import { freePort, PASSWORD_FILE } from '../../workers/embedded-postgres.js';
 import { finderStatus } from '../../workflows/finder.js';
+import { ctrlC, npmStart, waitFor } from '../helpers/launch.js';
 import { startLocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
 
@@ -20,41 +20,6 @@ const dataDir = mkdtempSync(join(tmpdir(), 'bigbrotr-launcher-'));
 const seedDir = mkdtempSync(join(tmpdir(), 'bigbrotr-seeds-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 after(() => rmSync(seedDir, { recursive: true, force: true }));
-
-interface Launch {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<string>;
-}
-
-function npmStart(env: NodeJS.ProcessEnv): Launch {
-  // Its own process group, so that a signal reaches npm and everything under it, as Ctrl-C does.
-  const child = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(launch: Launch, pattern: RegExp, ms: number): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = launch.output().match(pattern);
-    if (m) return m;
-    if (launch.child.exitCode !== null) assert.fail(`npm start exited (${launch.child.exitCode}):\n${launch.output()}`);
-    if (Date.now() > deadline) assert.fail(`no ${pattern} within ${ms} ms:\n${launch.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function ctrlC(launch: Launch): Promise<void> {
-  process.kill(-(launch.child.pid as number), 'SIGINT');
-  const how = await Promise.race([launch.exited, new Promise((r) => setTimeout(() => r('still running 120 s after Ctrl-C'), 120_000).unref())]);
-  // npm re-raises the SIGINT it forwarded once its child is done, as it does in a terminal.
-  assert.ok(how === 'exit 0' || how === 'SIGINT', `npm start should exit cleanly on Ctrl-C, not ${how}:\n${launch.output()}`);
-  assert.match(launch.output(), /\[bigbrotr\] stopped/);
-}
 
 /** A query on the database the launcher printed the address of. */
 async function onDatabase<T extends pg.QueryResultRow>(output: string, sql: string, params: unknown[] = []): Promise<T[]> {
