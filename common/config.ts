@@ -128,6 +128,8 @@ export const configSchema = z.strictObject({
       /** 0 is allowed: ask up to now (relays that have not converged leave gaps to fill later). */
       end_lag: duration.default(300_000),
       limit: z.number().int().min(1).max(10_000).default(500),
+      /** A second that fills a whole answer is asked again at up to this many events, doubling: relays that say nothing of their cap often serve more. */
+      dense_limit: z.number().int().min(1).max(100_000).default(8000),
       // Large: a window that comes back full costs one extra request, while a small cap costs a
       // request per window over the empty years before a relay's first event (2,900 at 7 days).
       max_window: durationAtLeast(SECOND, 'windows are whole seconds').default(365 * 86_400_000),

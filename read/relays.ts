@@ -166,7 +166,11 @@ export const relay = resource({
       last_seen_at: nullableInt,
       refusal: z.object({ reason: z.string(), since: unixSeconds, checked_at: unixSeconds }).nullable(),
       open_gaps: z.number().int(),
-      gaps: z.array(z.object({ second: unixSeconds, received: z.number().int(), reason: z.string(), recorded_at: unixSeconds, tried_at: unixSeconds, tries: z.number().int() })).meta({
+      gaps: z.array(z.object({
+        second: unixSeconds, received: z.number().int(),
+        missing: z.number().int().nullable().meta({ description: 'events the relay counts (NIP-45) and did not serve: the gap\'s size; null where it does not count' }),
+        reason: z.string(), recorded_at: unixSeconds, tried_at: unixSeconds, tries: z.number().int(),
+      })).meta({
         description: `the first ${GAPS_SHOWN} open gaps, oldest first`,
       }),
     }),
@@ -197,7 +201,7 @@ export const relay = resource({
            'refusal', (SELECT json_build_object('reason', f.reason, 'since', f.since, 'checked_at', f.checked_at) FROM sync_refusal f WHERE f.relay_url = r.url),
            'open_gaps', (SELECT count(*) FROM sync_gap g WHERE g.relay_url = r.url AND g.filled_at IS NULL),
            'gaps', (SELECT coalesce(json_agg(g ORDER BY g.second), '[]') FROM (
-                      SELECT second, received, reason, recorded_at, tried_at, tries FROM sync_gap g
+                      SELECT second, received, missing, reason, recorded_at, tried_at, tries FROM sync_gap g
                       WHERE g.relay_url = r.url AND g.filled_at IS NULL ORDER BY second LIMIT ${GAPS_SHOWN}) AS g))
        ) AS item
        FROM relay r LEFT JOIN relay_stats st ON st.relay_url = r.url WHERE r.url = $1::text`,

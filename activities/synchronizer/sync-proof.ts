@@ -45,6 +45,8 @@ export type ReqFilter = { since: number; until: number; limit: number; kinds?: n
 export interface ProofReader {
   /** One REQ; its events are archived as they come; returns what came back. */
   req(filter: ReqFilter): Promise<Answer>;
+  /** NIP-45: how many events the relay holds for the filter; undefined when it does not answer COUNT. */
+  count?(filter: Omit<ReqFilter, 'limit'>): Promise<number | undefined>;
   /** NIP-77 over one second: true when reconciled (whole), false when the relay does not take it. */
   negentropySecond?(second: number): Promise<boolean>;
 }
@@ -73,6 +75,8 @@ export interface WindowPlan {
   maxPages: number;
   /** Page once more even if the first answer looks whole (see AUDIT_EVERY). */
   audit: boolean;
+  /** A dense second is asked again at up to this many events (doubling), whatever the relay says of its cap. */
+  maxAsk?: number;
 }
 
 /** A dense second that could not be proven whole. */
@@ -80,6 +84,8 @@ export interface Gap {
   second: number;
   received: number;
   reason: string;
+  /** Events the relay counted (NIP-45) and did not serve: the gap's size, where the relay counts. */
+  missing?: number;
 }
 
 export interface Proof {
@@ -190,9 +196,9 @@ export async function proveWindow(reader: ProofReader, k: RelayKnowledge, plan: 
       if (mayBeCut) {
         proof.denseSeconds++;
         if (t === until) proof.denseAtUntil = true;
-        const r = await proveSecond(reader, k, t, inside, plan.ask, ask, note);
+        const r = await proveSecond(reader, k, t, inside, plan.ask, ask, note, plan.maxAsk);
         largest = Math.max(largest, k.largestAnswer);
-        if (!r.complete) proof.gaps.push({ second: t, received: r.received, reason: r.reason });
+        if (!r.complete) proof.gaps.push({ second: t, received: r.received, reason: r.reason, missing: r.missing });
       }
       proof.reached = t - 1; // every second from t up is read (or its gap recorded)
       if (t === since) {
@@ -227,35 +233,71 @@ function asker(reader: ProofReader, k: RelayKnowledge, counted: () => void): Ask
 }
 
 /** A recorded gap looked at again: the second read as a dense one from scratch. */
-export async function retrySecond(reader: ProofReader, k: RelayKnowledge, second: number): Promise<{ complete: boolean; received: number; reason: string; reqs: number }> {
+export async function retrySecond(
+  reader: ProofReader, k: RelayKnowledge, second: number, maxAsk?: number,
+): Promise<{ complete: boolean; received: number; reason: string; reqs: number; missing?: number }> {
   let reqs = 0;
-  const r = await proveSecond(reader, k, second, [], 0, asker(reader, k, () => reqs++), () => 0);
+  const r = await proveSecond(reader, k, second, [], 0, asker(reader, k, () => reqs++), () => 0, maxAsk);
   return { ...r, reqs };
 }
 
+type SecondProof = { complete: boolean; received: number; reason: string; missing?: number };
+
 /**
  * A second that filled a whole answer (asked with `asked` events a REQ; 0 for a recorded gap looked
- * at again): at the relay's own cap, over NIP-77, then by kind and by author. Complete when an
- * answer smaller than a cap the relay has shown (or advertises) holds it.
+ * at again): counted (NIP-45) where the relay counts, asked at the relay's own cap and higher
+ * (doubling up to `maxAsk`), over NIP-77, then by kind and by author. Complete when an answer
+ * smaller than a cap the relay has shown (or advertises) holds it, or when what it served is what
+ * it counts. Otherwise a gap, sized by COUNT where the relay counts.
  */
 export async function proveSecond(
-  reader: ProofReader, k: RelayKnowledge, t: number, first: Got[], asked: number, ask: Ask, note: (events: Got[]) => number,
-): Promise<{ complete: boolean; received: number; reason: string }> {
+  reader: ProofReader, k: RelayKnowledge, t: number, first: Got[], asked: number, ask: Ask, note: (events: Got[]) => number, maxAsk = 0,
+): Promise<SecondProof> {
   const atT = new Map<string, Got>();
   const keep = (events: Got[]) => {
     note(events);
     for (const e of events) if (e.createdAt === t) atT.set(e.id, e);
   };
   keep(first);
+  // NIP-45: the second's total, asked once; equal to what was served is whole, more is a gap of known size.
+  let counted: number | undefined;
+  const countable = reader.count !== undefined && k.count === 'yes';
+  if (countable) {
+    counted = await reader.count!({ since: t, until: t });
+    if (counted === undefined) k.count = 'no';
+  }
+  const byCount = (): SecondProof | undefined => {
+    if (counted === undefined) return undefined;
+    // Served more than it counts: its COUNT is not to be believed, here or later.
+    if (atT.size > counted) {
+      k.count = 'untrusted';
+      counted = undefined;
+      return undefined;
+    }
+    return atT.size === counted ? { complete: true, received: atT.size, reason: '' } : undefined;
+  };
+  const proven = byCount();
+  if (proven) return proven;
   // The relay's own cap: what it advertises, or the most it has sent.
   // (Not our own limit: an answer below the limit we asked, but at the relay's cap, is cut all the same.)
-  const own = Math.max(k.maxLimit ?? 0, k.largestAnswer) || Math.max(asked, 1);
+  let own = Math.max(k.maxLimit ?? 0, k.largestAnswer) || Math.max(asked, 1);
   const whole = (n: number) => n < own;
-  if (own > asked) {
-    const a = await ask({ since: t, until: t, limit: own });
+  // Asked at the relay's cap, then higher while its answers come back full: a relay that says
+  // nothing of its cap may well serve more than we asked, and one that sends more shows its cap.
+  let limit = asked;
+  let full = first.length >= asked; // the answer that found the second filled what was asked
+  for (let n = 0; ; n++) {
+    if (n === 0 && own > asked) limit = own;
+    else if (full && limit * 2 <= maxAsk) limit *= 2;
+    else break;
+    const a = await ask({ since: t, until: t, limit });
     keep(a.inside);
     k.largestAnswer = Math.max(k.largestAnswer, a.n);
-    if (whole(a.n)) return { complete: true, received: atT.size, reason: '' };
+    if (whole(a.n)) return { complete: true, received: atT.size, reason: '' }; // below a cap it has shown
+    own = Math.max(own, a.n);
+    const c = byCount();
+    if (c) return c;
+    full = a.n >= limit;
   }
   if (reader.negentropySecond && k.negentropy !== 'no') {
     if (await reader.negentropySecond(t)) return { complete: true, received: atT.size, reason: '' };
@@ -284,6 +326,8 @@ export async function proveSecond(
       else groups.push(group.slice(0, group.length >> 1), group.slice(group.length >> 1));
     }
   }
+  const c = byCount();
+  if (c) return c;
   const reason = cut ?? `more than the relay's cap (${own}) in one second, no NIP-77: read by its ${kinds.length} kind(s), but NIP-01 cannot show there is no event of another kind`;
-  return { complete: false, received: atT.size, reason };
+  return { complete: false, received: atT.size, reason, ...(counted !== undefined ? { missing: counted - atT.size } : {}) };
 }

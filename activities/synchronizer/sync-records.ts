@@ -21,11 +21,11 @@ export async function storedNip11(db: Db, url: string): Promise<Nip11Document | 
 export async function recordGaps(db: Db, url: string, gaps: Gap[]): Promise<void> {
   if (gaps.length === 0) return;
   await db.query(
-    `INSERT INTO sync_gap (relay_url, second, received, reason, recorded_at, tried_at)
-     SELECT $1::text, g.second, g.received, g.reason, $3::bigint, $3::bigint
-     FROM jsonb_to_recordset($2::jsonb) AS g(second bigint, received integer, reason text)
+    `INSERT INTO sync_gap (relay_url, second, received, reason, missing, recorded_at, tried_at)
+     SELECT $1::text, g.second, g.received, g.reason, g.missing, $3::bigint, $3::bigint
+     FROM jsonb_to_recordset($2::jsonb) AS g(second bigint, received integer, reason text, missing integer)
      ON CONFLICT (relay_url, second) DO UPDATE
-       SET received = GREATEST(sync_gap.received, excluded.received), reason = excluded.reason,
+       SET received = GREATEST(sync_gap.received, excluded.received), reason = excluded.reason, missing = excluded.missing,
            tried_at = excluded.tried_at, tries = sync_gap.tries + 1, filled_at = NULL`,
     [url, JSON.stringify(gaps), now()],
   );

@@ -106,7 +106,7 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
       const counts = emptyWindow('req');
       const reader = await io.reader(counts, k, beat);
       const audit = auditPending || k.sinceAudit >= AUDIT_EVERY;
-      const proof = await proveWindow(reader, k, { since, until, ask, maxPages: MAX_PAGES_PER_WINDOW, audit });
+      const proof = await proveWindow(reader, k, { since, until, ask, maxPages: MAX_PAGES_PER_WINDOW, audit, maxAsk: q.denseLimit });
       addCounts(p, counts);
       p.pages += Math.max(0, proof.reqs - 1);
       p.denseSeconds += proof.denseSeconds;
@@ -168,8 +168,8 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
     await io.recordGaps(gaps);
     p.gaps += gaps.length;
     metrics.syncGapsRecorded.inc(gaps.length);
-    // An expected outcome (a relay that cannot page a dense second), recorded and retried later: info.
-    for (const g of gaps) log.info('events of one second could not all be fetched: recorded as a gap', { relay: q.url, second: g.second, received: g.received, reason: g.reason });
+    // Events the archive lacks, and says so: worth an operator's look (a metric counts them too).
+    for (const g of gaps) log.warn('events of one second could not all be fetched: recorded as a gap', { relay: q.url, second: g.second, received: g.received, missing: g.missing, reason: g.reason });
   }
 
   /** The relay's recorded gaps, each read again as a dense second: those now proven whole are filled. */
@@ -179,10 +179,10 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
     const still: Gap[] = [];
     for (const second of seconds) {
       const counts = emptyWindow('req');
-      const r = await retrySecond(await io.reader(counts, k, beat), k, second);
+      const r = await retrySecond(await io.reader(counts, k, beat), k, second, q.denseLimit);
       addCounts(p, counts);
       if (r.complete) filled.push(second);
-      else still.push({ second, received: r.received, reason: r.reason });
+      else still.push({ second, received: r.received, reason: r.reason, missing: r.missing });
       beat();
     }
     if (still.length) await io.recordGaps(still); // their rows say when they were last tried, and what came

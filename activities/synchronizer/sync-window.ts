@@ -118,6 +118,23 @@ export function connectionReader(conn: RelayConnection, o: ReaderOptions): Proof
       }
     },
     negentropySecond: o.negentropySecond,
+    async count(filter) {
+      // NIP-45: ["COUNT", sub, filter] -> ["COUNT", sub, {count}]; a CLOSED, a NOTICE (a relay that
+      // does not know the message), an approximate count or no answer in time: no count.
+      const sub = `count-${filter.since}-${++subscriptions}`;
+      const ours = (m: unknown[]) => ((m[0] === 'COUNT' || m[0] === 'CLOSED') && m[1] === sub) || m[0] === 'NOTICE' ? m : undefined;
+      conn.send(['COUNT', sub, filter]);
+      let msg: unknown[];
+      try {
+        msg = await conn.next(ours, o.timeoutMs);
+      } catch (err) {
+        if (err instanceof RelayError && err.code === 'timeout') return undefined;
+        throw err;
+      }
+      if (msg[0] !== 'COUNT') return undefined;
+      const body = msg[2] as { count?: unknown; approximate?: unknown };
+      return Number.isSafeInteger(body.count) && (body.count as number) >= 0 && body.approximate !== true ? (body.count as number) : undefined;
+    },
   };
 }
 

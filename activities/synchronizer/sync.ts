@@ -39,6 +39,7 @@ export const createSyncActivities = ({ db, config }: ActivityDeps) => {
         refusedRetryMs: s.refused_retry,
         backoff: { after: s.backoff.after, ladderMs: s.backoff.ladder },
         heartbeatTimeoutMs: s.heartbeat_timeout,
+        denseLimit: s.dense_limit,
       };
     },
 

@@ -156,6 +156,8 @@ export const createSyncWindowActivities = ({ config, db, timeout, agent, unreach
     const lowered = cap !== undefined && cap !== k.maxLimit && cap < k.largestAnswer;
     k.maxLimit = cap;
     if (lowered) k.largestAnswer = cap;
+    // NIP-45 COUNT is asked of a relay that lists it (and not of one caught counting short).
+    if (Array.isArray(doc.supported_nips) && k.count !== 'untrusted') k.count = doc.supported_nips.includes(45) ? 'yes' : 'no';
     // NIP-77 is offered to a relay that lists it, or that has no say (asked once, and the answer remembered).
     if (Array.isArray(doc.supported_nips) && !doc.supported_nips.includes(77) && k.negentropy === 'unknown') {
       k.negentropy = 'no';

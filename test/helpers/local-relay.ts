@@ -25,6 +25,8 @@ export interface LocalRelay {
   idsRequested: number;
   /** NEG-OPEN messages received (NIP-77), answered or not. */
   negOpens: number;
+  /** COUNT messages answered (NIP-45). */
+  countsAsked: number;
   /** The filters of every REQ received, in order. */
   reqs: Filter[][];
   /** With the `auth` option: the pubkey of every AUTH accepted, in order. */
@@ -67,6 +69,8 @@ export interface LocalRelayOptions {
   authPubkeys?: string[];
   /** Treats `until` as exclusive (created_at < until), as some real relays do: since == until then matches nothing. */
   untilExclusive?: boolean;
+  /** Answers NIP-45 COUNT (a NIP-11 to say so is the test's: `nip11`). */
+  nip45?: boolean;
 }
 
 export type Filter = Record<string, unknown>;
@@ -95,6 +99,7 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
     connections: 0,
     idsRequested: 0,
     negOpens: 0,
+    countsAsked: 0,
     reqs: [],
     authenticated: [],
     setMaxLimit: (n) => {
@@ -169,6 +174,12 @@ export async function startLocalRelay(options: LocalRelayOptions = {}): Promise<
       if (type === 'AUTH' && options.auth) return onAuth(ws, msg[1]);
       if (type === 'REQ' && typeof subId === 'string') return onReq(ws, subs, subId, msg.slice(2) as Filter[]);
       if (type === 'EVENT') return onEvent(ws, msg[1]);
+      if (type === 'COUNT' && options.nip45 && typeof subId === 'string') {
+        relay.countsAsked++;
+        // NIP-45: every event the filters match, no limit.
+        const filters = (msg.slice(2) as Filter[]).filter(isRecord).map(({ limit: _, ...f }) => f);
+        return send(ws, ['COUNT', subId, { count: query(relay.events, filters, untilExclusive).length }]);
+      }
       if (type === 'CLOSE' && typeof subId === 'string') return void subs.delete(subId);
       if (type === 'NEG-OPEN') relay.negOpens++;
       if (type === 'NEG-OPEN' && typeof subId === 'string' && refusedRead(ws, subId)) return;

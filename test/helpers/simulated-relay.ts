@@ -16,6 +16,10 @@ export interface SimulatedRelay {
   ignoresTime?: boolean;
   /** Speaks NIP-77 (the test may turn it on later: a relay upgraded); its reconciliation serves a whole second. */
   nip77?: boolean;
+  /** Answers NIP-45 COUNT (as if its NIP-11 listed 45); 'low': counting 10 fewer than it holds. */
+  nip45?: boolean | 'low';
+  /** COUNTs asked. */
+  counts: number;
   /** Every REQ filter, in order. */
   reqs: ReqFilter[];
   /** Windows read with REQ (one reader each). */
@@ -43,12 +47,19 @@ export function simulatedRelay(events: Got[], o: { cap?: number; untilExclusive?
     cap: o.cap,
     untilExclusive: o.untilExclusive,
     reqs: [],
+    counts: 0,
     readers: 0,
     served: new Set(),
     gaps: new Map(),
     io: {
-      async reader(counts: WindowResult, _k: RelayKnowledge) {
+      async reader(counts: WindowResult, k: RelayKnowledge) {
         r.readers++;
+        // What a real sync learns from the relay's NIP-11 (supported_nips lists 45).
+        if (r.nip45 && k.count === undefined) k.count = 'yes';
+        const holds = (f: Omit<ReqFilter, 'limit'>) => r.events
+          .filter((e) => r.ignoresTime || (e.createdAt >= f.since && (r.untilExclusive ? e.createdAt < f.until : e.createdAt <= f.until)))
+          .filter((e) => !f.kinds || f.kinds.includes(e.kind))
+          .filter((e) => !f.authors || f.authors.includes(e.pubkey));
         const serve = (answer: Got[]) => {
           let fresh = 0;
           for (const e of answer) if (!r.served.has(e.id)) (r.served.add(e.id), fresh++);
@@ -62,12 +73,14 @@ export function simulatedRelay(events: Got[], o: { cap?: number; untilExclusive?
             serve(r.events.filter((e) => e.createdAt === second));
             return true;
           },
+          async count(f: Omit<ReqFilter, 'limit'>) {
+            if (!r.nip45) return undefined;
+            r.counts++;
+            return Math.max(0, holds(f).length - (r.nip45 === 'low' ? 10 : 0));
+          },
           async req(f: ReqFilter) {
             r.reqs.push(f);
-            const answer = r.events
-              .filter((e) => r.ignoresTime || (e.createdAt >= f.since && (r.untilExclusive ? e.createdAt < f.until : e.createdAt <= f.until)))
-              .filter((e) => !f.kinds || f.kinds.includes(e.kind))
-              .filter((e) => !f.authors || f.authors.includes(e.pubkey))
+            const answer = holds(f)
               .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
               .slice(0, Math.min(f.limit, r.cap ?? Infinity));
             serve(answer);

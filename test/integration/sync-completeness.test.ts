@@ -12,7 +12,7 @@ import type { NetworkActivities } from '../../activities/network.js';
 import { insertRelays, type NostrEvent } from '../../activities/db/store.js';
 import { storeMetadata } from '../../activities/db/metadata.js';
 import type { RelayKnowledge, SpanResult } from '../../common/index.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay, type LocalRelayOptions } from '../helpers/local-relay.js';
 import { testNetworkActivities } from '../helpers/sync.js';
 import { generateEvents, startNostrRelayCore, startPythonNostrRelay, type ThirdPartyRelay } from '../helpers/third-party-relays.js';
@@ -44,9 +44,9 @@ interface Synced {
 }
 
 /** syncWindows from `from` to `to`, activity after activity as the workflow runs them (the first of a round `fresh`). */
-async function syncAll(acts: NetworkActivities, url: string, from: number, to: number, relay?: RelayKnowledge): Promise<Synced> {
+async function syncAll(acts: NetworkActivities, url: string, from: number, to: number, relay?: RelayKnowledge, denseLimit?: number): Promise<Synced> {
   const env = new MockActivityEnvironment();
-  let q = { url, network: 'clearnet' as const, cursor: from - 1, windowSec: to - from + 1, target: to, limit: LIMIT, maxWindowSec: 365 * 86_400, relay, fresh: true };
+  let q = { url, network: 'clearnet' as const, cursor: from - 1, windowSec: to - from + 1, target: to, limit: LIMIT, denseLimit, maxWindowSec: 365 * 86_400, relay, fresh: true };
   const totals = { received: 0, reqs: 0, gaps: 0, capLowered: 0, overlapFound: 0 };
   let r: SpanResult | undefined;
   let spans = 0;
@@ -157,6 +157,31 @@ describe('dense seconds', () => {
     assert.ok(gap.received >= 5000, `received ${gap.received}`);
     assert.match(gap.reason, /kind/);
     assert.ok(s.totals.gaps >= 1);
+  });
+
+  it('a second of 1,200 under a silent cap of 100, the relay counting (NIP-45): a gap whose size is what the relay did not serve', async () => {
+    const g = generateEvents({ count: 1500, dense: 1200, spanSeconds: 3600, seed: 14 });
+    const relay = await local(g.events, { maxLimit: 100, nip45: true, nip11: { supported_nips: [1, 11, 45] } });
+    const s = await syncAll(testNetworkActivities(t), relay.url, g.since, g.until, undefined, 8000);
+    assert.equal(s.relay.count, 'yes');
+    assert.ok(relay.countsAsked >= 1, 'the dense second was counted');
+    const gaps = await assertArchived(relay.url, heldOf(g.events));
+    const atSecond = g.events.filter((e) => e.created_at === g.denseSecond).length;
+    const linked = await count(t.db, `SELECT 1 FROM event_relay r JOIN event e ON e.id = r.event_id WHERE r.relay_url = $1 AND e.created_at = $2`, [relay.url, g.denseSecond]);
+    if (linked === atSecond) assert.deepEqual(gaps, [], 'whole: no gap');
+    else {
+      const gap = (await t.db.query<{ missing: number | null }>(`SELECT missing FROM sync_gap WHERE relay_url = $1 AND second = $2`, [relay.url, g.denseSecond])).rows[0];
+      assert.equal(gap?.missing, atSecond - linked, `the gap's size: ${atSecond} held, ${linked} linked`);
+    }
+  });
+
+  it('a relay that serves 6,000 and says nothing of its cap: a second of 1,200 asked higher than our limit, archived in full', async () => {
+    const g = generateEvents({ count: 1500, dense: 1200, spanSeconds: 3600, seed: 15 });
+    const relay = await local(g.events, { maxLimit: 6000 });
+    await syncAll(testNetworkActivities(t), relay.url, g.since, g.until, undefined, 8000);
+    const linked = await count(t.db, `SELECT 1 FROM event_relay WHERE relay_url = $1`, [relay.url]);
+    assert.equal(linked, g.events.length, 'every event archived');
+    assert.ok(relay.reqs.some((f) => ((f[0] as { limit?: number }).limit ?? 0) > LIMIT), 'the dense second was asked above our limit');
   });
 
   it('a relay that caps at 40 and speaks NIP-77: a second of 300 is reconciled whole, no gap', async () => {

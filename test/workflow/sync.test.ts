@@ -44,8 +44,8 @@ beforeEach(async () => {
  * A relay holding events at these created_at values, simulated (test/helpers/simulated-relay.ts)
  * and read through the real span and proof logic: the test sees every REQ asked.
  */
-function relay(createdAts: number[], sim: { cap?: number; untilExclusive?: boolean; kinds?: (i: number) => number } = {}) {
-  const relay = simulatedRelay(simEvents(createdAts, { kinds: sim.kinds }), sim);
+function relay(createdAts: number[], sim: { cap?: number; untilExclusive?: boolean; kinds?: (i: number) => number; authors?: (i: number) => string } = {}) {
+  const relay = simulatedRelay(simEvents(createdAts, { kinds: sim.kinds, authors: sim.authors }), sim);
   const r = {
     sim: relay,
     /** [since, until] of every REQ. */
@@ -57,6 +57,8 @@ function relay(createdAts: number[], sim: { cap?: number; untilExclusive?: boole
     },
     /** What the settings say of the relay (the test changes it). */
     listed: true,
+    limit: LIMIT,
+    denseLimit: undefined as number | undefined,
     priority: false,
     maxWindowSec: 1000,
     firstRunId: '',
@@ -70,7 +72,7 @@ function relay(createdAts: number[], sim: { cap?: number; untilExclusive?: boole
     spans: [] as number[],
     activities: {
       async syncSettings(): Promise<SyncSettings> {
-        return { ...settings(), maxWindowSec: r.maxWindowSec, listed: r.listed, priority: r.priority, intervalMs: r.priority ? 60_000 : 900_000 };
+        return { ...settings(), maxWindowSec: r.maxWindowSec, listed: r.listed, priority: r.priority, intervalMs: r.priority ? 60_000 : 900_000, limit: r.limit, denseLimit: r.denseLimit };
       },
       async syncWindows(q: SpanQuery): Promise<SpanResult> {
         if (r.failures > 0) {
@@ -327,5 +329,72 @@ describe('sync workflow', () => {
       },
       (r) => (r.maxWindowSec = 100),
     );
+  });
+
+  // Issue 24: a dense second proven by NIP-45 COUNT, sized by it where it cannot be read, and
+  // asked higher than our limit where the relay says nothing of its cap.
+  const author = (i: number) => (i % 40).toString(16).padStart(64, 'a'); // 40 authors
+
+  it('a second of 300 events of one kind by 40 authors, silent cap 50, COUNT: all archived, proven, no gap', async () => {
+    const events = Array.from({ length: 300 }, () => START + 3000);
+    await run(events, async (r, id) => {
+      await env.sleep('10m');
+      const s = await env.client.workflow.getHandle(id).query(syncStatus);
+      assert.equal(r.served.size, 300, 'every event fetched');
+      assert.equal(s.gaps, 0, 'proven whole by COUNT');
+      assert.equal(r.sim.gaps.size, 0);
+      assert.ok(r.sim.counts >= 1);
+    }, (r) => {
+      r.sim.nip45 = true;
+      r.limit = 50;
+    }, { cap: 50, authors: author });
+  });
+
+  it('the same without COUNT: all archived by author, and a gap (no event of another kind can be ruled out)', async () => {
+    const events = Array.from({ length: 300 }, () => START + 3000);
+    await run(events, async (r, id) => {
+      await env.sleep('10m');
+      assert.equal(r.served.size, 300);
+      assert.equal(r.sim.gaps.get(START + 3000)?.missing, undefined, 'no size without COUNT');
+    }, (r) => (r.limit = 50), { cap: 50, authors: author });
+  });
+
+  it('a second one author fills past the cap, COUNT: a gap whose size is what the relay did not serve', async () => {
+    const events = Array.from({ length: 300 }, () => START + 3000);
+    await run(events, async (r) => {
+      await env.sleep('10m');
+      const g = r.sim.gaps.get(START + 3000);
+      assert.ok(g, 'a gap recorded');
+      assert.equal(g.received, 50);
+      assert.equal(g.missing, 250, 'COUNT 300, served 50');
+    }, (r) => {
+      r.sim.nip45 = true;
+      r.limit = 50;
+    }, { cap: 50 });
+  });
+
+  it('a relay counting fewer than it serves is caught, and its COUNT no longer trusted', async () => {
+    const events = Array.from({ length: 300 }, () => START + 3000);
+    await run(events, async (r, id) => {
+      await env.sleep('10m');
+      const s = await env.client.workflow.getHandle(id).query(syncStatus);
+      assert.equal(s.relay.count, 'untrusted');
+      assert.equal(r.sim.gaps.get(START + 3000)?.missing, undefined, 'a lying COUNT sizes nothing');
+    }, (r) => {
+      r.sim.nip45 = 'low';
+      r.limit = 50;
+    }, { cap: 50, authors: author });
+  });
+
+  it('a relay that serves 6,000 and says nothing of its cap: a second of 1,200 asked higher, archived in full', async () => {
+    const events = Array.from({ length: 1200 }, () => START + 3000);
+    await run(events, async (r) => {
+      await env.sleep('10m');
+      assert.equal(r.served.size, 1200);
+      assert.ok(r.asked.length < 40, `${r.asked.length} REQs`);
+    }, (r) => {
+      r.limit = 500;
+      r.denseLimit = 8000;
+    }, { cap: 6000 });
   });
 });
