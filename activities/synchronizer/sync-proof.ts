@@ -11,10 +11,12 @@
 // Until a relay has sent a large answer, every window is paged down once (one more REQ, which
 // brings back the events of its oldest second). A window whose answer may be cut is paged down to
 // its start, one REQ a page, no event asked twice but those of the page's edge second. A second
-// that fills a whole answer is a dense second: asked again at the relay's own cap (NIP-11
-// max_limit, or the largest answer it has sent), then over NIP-77 where the relay speaks it, then
-// split by the kinds it returned and by their authors; what still cannot be proven whole is a
-// recorded gap (relay, second, events received, why).
+// that fills a whole answer is a dense second: counted (NIP-45) where the relay counts, asked again
+// at the relay's own cap (NIP-11 max_limit, or the largest answer it has sent) and higher, then
+// over NIP-77 where the relay speaks it, then by the ids the archive holds at that second from
+// other relays and by every author known for it (or, knowing none, by the kinds the relay
+// returned and their authors); what still cannot be proven whole is a recorded gap (relay,
+// second, events received, why, and how many are missing where the relay counts).
 //
 // A relay may lower its cap while we trust the larger one it showed: a window is audited (paged
 // once more though its answer looked whole) on the first window of each round, every AUDIT_EVERY
@@ -40,13 +42,15 @@ export interface Answer {
   events: Got[];
 }
 
-export type ReqFilter = { since: number; until: number; limit: number; kinds?: number[]; authors?: string[] };
+export type ReqFilter = { since: number; until: number; limit: number; kinds?: number[]; authors?: string[]; ids?: string[] };
 
 export interface ProofReader {
   /** One REQ; its events are archived as they come; returns what came back. */
   req(filter: ReqFilter): Promise<Answer>;
   /** NIP-45: how many events the relay holds for the filter; undefined when it does not answer COUNT. */
   count?(filter: Omit<ReqFilter, 'limit'>): Promise<number | undefined>;
+  /** What the archive holds at one second from other relays: ids and their authors (hex). */
+  archived?(second: number): Promise<Array<{ id: string; pubkey: string }>>;
   /** NIP-77 over one second: true when reconciled (whole), false when the relay does not take it. */
   negentropySecond?(second: number): Promise<boolean>;
 }
@@ -302,10 +306,54 @@ export async function proveSecond(
   if (reader.negentropySecond && k.negentropy !== 'no') {
     if (await reader.negentropySecond(t)) return { complete: true, received: atT.size, reason: '' };
   }
-  // Split by what NIP-01 filters allow: the kinds the relay returned, and a kind still cut by its authors.
-  const kinds = [...new Set([...atT.values()].map((e) => e.kind))].sort((a, b) => a - b);
+  // What the archive already holds at t, from other relays: asked of this relay by id (it sends
+  // those it has, and only those it sends are linked), and their authors join the relay's own.
+  const known = reader.archived ? await reader.archived(t) : [];
+  const unserved = known.filter((e) => !atT.has(e.id)).map((e) => e.id);
+  for (let i = 0; i < unserved.length; i += own) {
+    const batch = unserved.slice(i, i + own);
+    const a = await ask({ since: t, until: t, limit: batch.length, ids: batch });
+    keep(a.inside);
+  }
+  if (unserved.length) {
+    const c = byCount();
+    if (c) return c;
+  }
   let cut: string | undefined;
   let splits = 0;
+  if (known.length > 0) {
+    // By author, every author the archive and the relay know for t: an author's answer below the
+    // cap is that author whole for the second; one at the cap is split by its kinds.
+    const authors = [...new Set([...known.map((e) => e.pubkey), ...[...atT.values()].map((e) => e.pubkey)])].sort();
+    const groups: string[][] = [];
+    for (let i = 0; i < authors.length; i += AUTHORS_PER_REQ) groups.push(authors.slice(i, i + AUTHORS_PER_REQ));
+    for (let group = groups.pop(); group; group = groups.pop()) {
+      if (++splits > MAX_SPLIT_REQS) {
+        cut ??= `more than ${MAX_SPLIT_REQS} REQs to split it by author`;
+        break;
+      }
+      const b = await ask({ since: t, until: t, limit: own, authors: group });
+      keep(b.inside);
+      if (whole(b.n)) continue;
+      if (group.length > 1) {
+        groups.push(group.slice(0, group.length >> 1), group.slice(group.length >> 1));
+        continue;
+      }
+      for (const kind of new Set([...atT.values()].filter((e) => e.pubkey === group[0]).map((e) => e.kind))) {
+        const k1 = await ask({ since: t, until: t, limit: own, authors: group, kinds: [kind] });
+        keep(k1.inside);
+        if (!whole(k1.n)) cut ??= `kind ${kind}: one author's ${k1.n} events in one second reach the relay's cap (${own})`;
+      }
+    }
+    const c = byCount();
+    if (c) return c;
+    // Every author the other relays and this one show for t was read whole: the evidence from
+    // elsewhere the issue asks to use (COUNT, where the relay counts, has had its say above). A
+    // lone relay, with nothing from elsewhere, goes by kind below and keeps its gap.
+    if (cut === undefined && counted === undefined) return { complete: true, received: atT.size, reason: '' };
+  }
+  // Split by what NIP-01 filters allow: the kinds the relay returned, and a kind still cut by its authors.
+  const kinds = known.length > 0 ? [] : [...new Set([...atT.values()].map((e) => e.kind))].sort((a, b) => a - b);
   for (const kind of kinds) {
     const a = await ask({ since: t, until: t, limit: own, kinds: [kind] });
     keep(a.inside);
@@ -328,6 +376,8 @@ export async function proveSecond(
   }
   const c = byCount();
   if (c) return c;
-  const reason = cut ?? `more than the relay's cap (${own}) in one second, no NIP-77: read by its ${kinds.length} kind(s), but NIP-01 cannot show there is no event of another kind`;
+  const reason = cut ?? (known.length > 0
+    ? `more than the relay's cap (${own}) in one second, no NIP-77: read by every author the archive and the relay know, and the relay counts ${counted} (${atT.size} served)`
+    : `more than the relay's cap (${own}) in one second, no NIP-77: read by its ${kinds.length} kind(s), but NIP-01 cannot show there is no event of another kind`);
   return { complete: false, received: atT.size, reason, ...(counted !== undefined ? { missing: counted - atT.size } : {}) };
 }

@@ -93,7 +93,9 @@ export async function syncSpan(q: SpanQuery, io: RelayIo, spanMs = SPAN_MS): Pro
           if (r.complete) {
             p.cursor = until;
             k.denseEdge = undefined;
-            p.windowSec = resize(until - since + 1, r.listed ?? 0, NEGENTROPY_TARGET, q.maxWindowSec);
+            // An empty reconciliation (years before a relay's first event): the next one takes the
+            // rest of the range at once, and is halved only if the relay lists too many for it.
+            p.windowSec = r.listed === 0 ? Math.max(1, q.target - until) : resize(until - since + 1, r.listed ?? 0, NEGENTROPY_TARGET, q.maxWindowSec);
           } else {
             p.splits++;
             p.windowSec = Math.max(1, Math.floor((until - since + 1) / 2));

@@ -118,6 +118,16 @@ export function connectionReader(conn: RelayConnection, o: ReaderOptions): Proof
       }
     },
     negentropySecond: o.negentropySecond,
+    async archived(second) {
+      const { rows } = await o.db.query<{ id: string; pubkey: string }>({
+        name: 'sync-archived-second', // prepared, as the archive's statements are (archive.ts)
+        text: `SELECT encode(e.id, 'hex') AS id, encode(e.pubkey, 'hex') AS pubkey FROM event e
+               WHERE e.created_at = $1::bigint AND EXISTS (SELECT 1 FROM event_relay r WHERE r.event_id = e.id AND r.relay_url <> $2::text)
+               LIMIT ${MAX_KNOWN_PER_SECOND}`,
+        values: [second, o.url],
+      });
+      return rows;
+    },
     async count(filter) {
       // NIP-45: ["COUNT", sub, filter] -> ["COUNT", sub, {count}]; a CLOSED, a NOTICE (a relay that
       // does not know the message), an approximate count or no answer in time: no count.
@@ -137,6 +147,9 @@ export function connectionReader(conn: RelayConnection, o: ReaderOptions): Proof
     },
   };
 }
+
+/** What the archive's knowledge of one dense second may bring: ids asked by id, authors asked by author. */
+const MAX_KNOWN_PER_SECOND = 20_000;
 
 /** Subscriptions opened by this process: each id unique on its connection, whatever windows came before. */
 let subscriptions = 0;

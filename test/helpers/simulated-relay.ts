@@ -20,6 +20,8 @@ export interface SimulatedRelay {
   nip45?: boolean | 'low';
   /** COUNTs asked. */
   counts: number;
+  /** What the archive holds from other relays (ProofReader.archived). */
+  archive?: Got[];
   /** Every REQ filter, in order. */
   reqs: ReqFilter[];
   /** Windows read with REQ (one reader each). */
@@ -59,7 +61,8 @@ export function simulatedRelay(events: Got[], o: { cap?: number; untilExclusive?
         const holds = (f: Omit<ReqFilter, 'limit'>) => r.events
           .filter((e) => r.ignoresTime || (e.createdAt >= f.since && (r.untilExclusive ? e.createdAt < f.until : e.createdAt <= f.until)))
           .filter((e) => !f.kinds || f.kinds.includes(e.kind))
-          .filter((e) => !f.authors || f.authors.includes(e.pubkey));
+          .filter((e) => !f.authors || f.authors.includes(e.pubkey))
+          .filter((e) => !f.ids || f.ids.includes(e.id));
         const serve = (answer: Got[]) => {
           let fresh = 0;
           for (const e of answer) if (!r.served.has(e.id)) (r.served.add(e.id), fresh++);
@@ -72,6 +75,9 @@ export function simulatedRelay(events: Got[], o: { cap?: number; untilExclusive?
             if (!r.nip77) return false;
             serve(r.events.filter((e) => e.createdAt === second));
             return true;
+          },
+          async archived(second: number) {
+            return (r.archive ?? []).filter((e) => e.createdAt === second).map((e) => ({ id: e.id, pubkey: e.pubkey }));
           },
           async count(f: Omit<ReqFilter, 'limit'>) {
             if (!r.nip45) return undefined;

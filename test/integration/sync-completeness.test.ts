@@ -12,6 +12,7 @@ import type { NetworkActivities } from '../../activities/network.js';
 import { insertRelays, type NostrEvent } from '../../activities/db/store.js';
 import { storeMetadata } from '../../activities/db/metadata.js';
 import type { RelayKnowledge, SpanResult } from '../../common/index.js';
+import { archiveEvents } from '../../activities/synchronizer/archive.js';
 import { count, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { startLocalRelay, type LocalRelay, type LocalRelayOptions } from '../helpers/local-relay.js';
 import { testNetworkActivities } from '../helpers/sync.js';
@@ -44,9 +45,9 @@ interface Synced {
 }
 
 /** syncWindows from `from` to `to`, activity after activity as the workflow runs them (the first of a round `fresh`). */
-async function syncAll(acts: NetworkActivities, url: string, from: number, to: number, relay?: RelayKnowledge, denseLimit?: number): Promise<Synced> {
+async function syncAll(acts: NetworkActivities, url: string, from: number, to: number, relay?: RelayKnowledge, denseLimit?: number, windowSec = to - from + 1): Promise<Synced> {
   const env = new MockActivityEnvironment();
-  let q = { url, network: 'clearnet' as const, cursor: from - 1, windowSec: to - from + 1, target: to, limit: LIMIT, denseLimit, maxWindowSec: 365 * 86_400, relay, fresh: true };
+  let q = { url, network: 'clearnet' as const, cursor: from - 1, windowSec, target: to, limit: LIMIT, denseLimit, maxWindowSec: 365 * 86_400, relay, fresh: true };
   const totals = { received: 0, reqs: 0, gaps: 0, capLowered: 0, overlapFound: 0 };
   let r: SpanResult | undefined;
   let spans = 0;
@@ -148,7 +149,8 @@ describe('dense seconds', () => {
   });
 
   it('6,000 events in one second, above the relay\'s max_limit of 5000, no NIP-77: read kind by kind, and the second recorded as a gap', async () => {
-    const g = generateEvents({ count: 6300, dense: 6000, spanSeconds: 3600, seed: 12 });
+    // A second no other test's relay holds events at (the archive is shared): a lone relay.
+    const g = generateEvents({ count: 6300, dense: 6000, spanSeconds: 3600, seed: 12, end: Math.floor(Date.now() / 1000) - 500_000 });
     const relay = await local(g.events, { maxLimit: 5000, nip11: { limitation: { max_limit: 5000 } } });
     const s = await syncAll(testNetworkActivities(t), relay.url, g.since, g.until);
     const gaps = await assertArchived(relay.url, heldOf(g.events));
@@ -172,6 +174,23 @@ describe('dense seconds', () => {
     else {
       const gap = (await t.db.query<{ missing: number | null }>(`SELECT missing FROM sync_gap WHERE relay_url = $1 AND second = $2`, [relay.url, g.denseSecond])).rows[0];
       assert.equal(gap?.missing, atSecond - linked, `the gap's size: ${atSecond} held, ${linked} linked`);
+    }
+  });
+
+  it('the same second, half of it archived from another relay: those fetched by id and linked, the gap sized by COUNT', async () => {
+    const g = generateEvents({ count: 1500, dense: 1200, spanSeconds: 3600, seed: 16 });
+    const other = await local([]);
+    const atSecond = g.events.filter((e) => e.created_at === g.denseSecond);
+    await archiveEvents(t.db, other.url, atSecond.filter((_, i) => i % 2 === 0), 1);
+    const relay = await local(g.events, { maxLimit: 100, nip45: true, nip11: { supported_nips: [1, 11, 45] } });
+    await syncAll(testNetworkActivities(t), relay.url, g.since, g.until, undefined, 8000);
+    const gaps = await assertArchived(relay.url, heldOf(g.events));
+    const linked = await count(t.db, `SELECT 1 FROM event_relay r JOIN event e ON e.id = r.event_id WHERE r.relay_url = $1 AND e.created_at = $2`, [relay.url, g.denseSecond]);
+    assert.ok(linked >= 600, `the 600 the archive had are linked to this relay too (${linked})`);
+    if (linked === atSecond.length) assert.deepEqual(gaps, []);
+    else {
+      const gap = (await t.db.query<{ missing: number | null }>(`SELECT missing FROM sync_gap WHERE relay_url = $1 AND second = $2`, [relay.url, g.denseSecond])).rows[0];
+      assert.equal(gap?.missing, atSecond.length - linked);
     }
   });
 
@@ -201,6 +220,14 @@ describe('NIP-77, lean', () => {
     assert.deepEqual(await assertArchived(relay.url, heldOf(g.events)), []);
     assert.equal(relay.negOpens, 1, 'one listing');
     assert.equal(s.relay.negentropy, 'yes');
+  });
+
+  it('a relay whose first event came years after the sync\'s start: the empty years cost one NEG-OPEN, not one a year', async () => {
+    const g = generateEvents({ count: 2000, dense: 10, spanSeconds: 86_400, seed: 17 });
+    const relay = await local(g.events, { maxLimit: 500, nip77: true });
+    await syncAll(testNetworkActivities(t), relay.url, g.since - 20 * 365 * 86_400, g.until, undefined, undefined, 365 * 86_400);
+    assert.deepEqual(await assertArchived(relay.url, heldOf(g.events)), []);
+    assert.ok(relay.negOpens <= 3, `${relay.negOpens} NEG-OPENs for twenty empty years and a day`);
   });
 });
 

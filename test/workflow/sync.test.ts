@@ -397,4 +397,30 @@ describe('sync workflow', () => {
       r.denseLimit = 8000;
     }, { cap: 6000 });
   });
+
+  it('what the archive holds from other relays: its ids asked by id, its authors by author; 300 by 40 authors under a cap of 50, no COUNT: all archived, no gap', async () => {
+    const events = Array.from({ length: 300 }, () => START + 3000);
+    await run(events, async (r) => {
+      await env.sleep('10m');
+      assert.equal(r.served.size, 300);
+      assert.equal(r.sim.gaps.size, 0, 'every known author read whole');
+      assert.ok(r.sim.reqs.some((f) => f.ids !== undefined), 'asked by id');
+    }, (r) => {
+      r.limit = 50;
+      r.sim.archive = r.sim.events.filter((_, i) => i % 2 === 0); // half of them, from another relay
+    }, { cap: 50, authors: author });
+  });
+
+  it('one author filling the second past the cap, half known to the archive, no COUNT: what is known fetched by id, and a gap', async () => {
+    const events = Array.from({ length: 300 }, () => START + 3000);
+    await run(events, async (r) => {
+      await env.sleep('10m');
+      assert.ok(r.served.size >= 150 + 50 - 25, `${r.served.size} served`);
+      for (const e of r.sim.archive!) assert.ok(r.served.has(e.id), 'every id the archive knows was fetched from the relay');
+      assert.ok(r.sim.gaps.has(START + 3000), 'a gap: one author at the cap');
+    }, (r) => {
+      r.limit = 50;
+      r.sim.archive = r.sim.events.filter((_, i) => i % 2 === 0);
+    }, { cap: 50 });
+  });
 });
