@@ -347,17 +347,18 @@ export async function proveSecond(
     }
     const c = byCount();
     if (c) return c;
-    // Every author the other relays and this one show for t was read whole: the evidence from
-    // elsewhere the issue asks to use (COUNT, where the relay counts, has had its say above). A
-    // lone relay, with nothing from elsewhere, goes by kind below and keeps its gap.
-    if (cut === undefined && counted === undefined) return { complete: true, received: atT.size, reason: '' };
+    // Every author known read whole is not yet the second whole: an author no relay has shown
+    // may hold events in it (bench:dense: one such event among 1,201). Only COUNT proves it.
   }
   // Split by what NIP-01 filters allow: the kinds the relay returned, and a kind still cut by its authors.
   const kinds = known.length > 0 ? [] : [...new Set([...atT.values()].map((e) => e.kind))].sort((a, b) => a - b);
   for (const kind of kinds) {
-    const a = await ask({ since: t, until: t, limit: own, kinds: [kind] });
-    keep(a.inside);
-    if (whole(a.n)) continue;
+    // One kind in all: its answer would be the whole second's again, cut the same way.
+    if (kinds.length > 1) {
+      const a = await ask({ since: t, until: t, limit: own, kinds: [kind] });
+      keep(a.inside);
+      if (whole(a.n)) continue;
+    }
     // By author: a group still cut is halved, down to one author (a relay caps `authors` lists too: at most AUTHORS_PER_REQ).
     const authors = [...new Set([...atT.values()].filter((e) => e.kind === kind).map((e) => e.pubkey))].sort();
     const groups: string[][] = [];
@@ -377,7 +378,9 @@ export async function proveSecond(
   const c = byCount();
   if (c) return c;
   const reason = cut ?? (known.length > 0
-    ? `more than the relay's cap (${own}) in one second, no NIP-77: read by every author the archive and the relay know, and the relay counts ${counted} (${atT.size} served)`
+    ? (counted !== undefined
+      ? `more than the relay's cap (${own}) in one second, no NIP-77: read by every author the archive and the relay know, and the relay counts ${counted} (${atT.size} served)`
+      : `more than the relay's cap (${own}) in one second, no NIP-77, no COUNT: read by every author the archive and the relay know, but an author none has shown cannot be ruled out`)
     : `more than the relay's cap (${own}) in one second, no NIP-77: read by its ${kinds.length} kind(s), but NIP-01 cannot show there is no event of another kind`);
   return { complete: false, received: atT.size, reason, ...(counted !== undefined ? { missing: counted - atT.size } : {}) };
 }

@@ -398,17 +398,23 @@ describe('sync workflow', () => {
     }, { cap: 6000 });
   });
 
-  it('what the archive holds from other relays: its ids asked by id, its authors by author; 300 by 40 authors under a cap of 50, no COUNT: all archived, no gap', async () => {
+  it('what the archive holds from other relays: its ids asked by id, its authors by author; 300 by 40 authors under a cap of 50: all archived; proven with COUNT, a sizeless gap without', async () => {
     const events = Array.from({ length: 300 }, () => START + 3000);
-    await run(events, async (r) => {
-      await env.sleep('10m');
-      assert.equal(r.served.size, 300);
-      assert.equal(r.sim.gaps.size, 0, 'every known author read whole');
-      assert.ok(r.sim.reqs.some((f) => f.ids !== undefined), 'asked by id');
-    }, (r) => {
-      r.limit = 50;
-      r.sim.archive = r.sim.events.filter((_, i) => i % 2 === 0); // half of them, from another relay
-    }, { cap: 50, authors: author });
+    for (const counts of [true, false]) {
+      await run(events, async (r) => {
+        await env.sleep('10m');
+        assert.equal(r.served.size, 300);
+        assert.ok(r.sim.reqs.some((f) => f.ids !== undefined), 'asked by id');
+        // Every author known read whole proves nothing of an author none has shown: COUNT does.
+        if (counts) assert.equal(r.sim.gaps.size, 0, 'proven by COUNT');
+        else assert.equal(r.sim.gaps.get(START + 3000)?.missing, undefined, 'a gap, of no known size');
+        if (!counts) assert.ok(r.sim.gaps.has(START + 3000));
+      }, (r) => {
+        r.limit = 50;
+        r.sim.nip45 = counts;
+        r.sim.archive = r.sim.events.filter((_, i) => i % 2 === 0); // half of them, from another relay
+      }, { cap: 50, authors: author });
+    }
   });
 
   it('one author filling the second past the cap, half known to the archive, no COUNT: what is known fetched by id, and a gap', async () => {
