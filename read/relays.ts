@@ -166,6 +166,8 @@ export const relay = resource({
       last_seen_at: nullableInt,
       refusal: z.object({ reason: z.string(), since: unixSeconds, checked_at: unixSeconds }).nullable(),
       open_gaps: z.number().int(),
+      missing_events: z.number().int().meta({ description: 'events the relay holds and the archive lacks, summed over the open gaps whose size the relay counted (NIP-45)' }),
+      unsized_gaps: z.number().int().meta({ description: 'open gaps of unknown size (the relay does not count)' }),
       gaps: z.array(z.object({
         second: unixSeconds, received: z.number().int(),
         missing: z.number().int().nullable().meta({ description: 'events the relay counts (NIP-45) and did not serve: the gap\'s size; null where it does not count' }),
@@ -200,6 +202,8 @@ export const relay = resource({
            'last_event_at', st.last_event_at, 'last_seen_at', st.last_seen_at,
            'refusal', (SELECT json_build_object('reason', f.reason, 'since', f.since, 'checked_at', f.checked_at) FROM sync_refusal f WHERE f.relay_url = r.url),
            'open_gaps', (SELECT count(*) FROM sync_gap g WHERE g.relay_url = r.url AND g.filled_at IS NULL),
+           'missing_events', (SELECT coalesce(sum(g.missing), 0) FROM sync_gap g WHERE g.relay_url = r.url AND g.filled_at IS NULL),
+           'unsized_gaps', (SELECT count(*) FROM sync_gap g WHERE g.relay_url = r.url AND g.filled_at IS NULL AND g.missing IS NULL),
            'gaps', (SELECT coalesce(json_agg(g ORDER BY g.second), '[]') FROM (
                       SELECT second, received, missing, reason, recorded_at, tried_at, tries FROM sync_gap g
                       WHERE g.relay_url = r.url AND g.filled_at IS NULL ORDER BY second LIMIT ${GAPS_SHOWN}) AS g))

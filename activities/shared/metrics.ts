@@ -28,6 +28,7 @@ export const METRIC_NAMES = [
   'bigbrotr_sync_gaps_recorded_total',
   'bigbrotr_sync_relays_set_aside_total',
   'bigbrotr_sync_gaps_open',
+  'bigbrotr_sync_gaps_missing_events',
   'bigbrotr_sync_lag_max_seconds',
   'bigbrotr_sync_lag_seconds',
   'bigbrotr_refresh_duration_seconds',
@@ -243,6 +244,7 @@ interface DbNumbers {
   relays: Array<{ network: string; status: string; n: number }>;
   candidates: Array<{ network: string; n: number }>;
   gapsOpen: number;
+  gapsMissing: number;
   lagMax: number | undefined;
   lagging: Array<{ url: string; lag: number }>;
 }
@@ -297,6 +299,15 @@ export function watchDatabase(db: Db, cacheMs = DB_GAUGE_CACHE_MS): void {
     },
   });
   new Gauge({
+    name: 'bigbrotr_sync_gaps_missing_events',
+    help: 'Events relays hold and the archive lacks, summed over the open gaps whose size the relay counted (NIP-45 COUNT)',
+    registers,
+    async collect() {
+      const n = await numbers();
+      if (n) this.set(n.gapsMissing);
+    },
+  });
+  new Gauge({
     name: 'bigbrotr_sync_lag_max_seconds',
     help: "The largest sync lag of any relay: seconds from the newest event archived from it to the last analytics refresh",
     registers,
@@ -331,18 +342,21 @@ async function readNumbers(db: Db): Promise<DbNumbers> {
      UNION ALL
      SELECT 'gaps', NULL, NULL, count(*)::bigint FROM sync_gap WHERE filled_at IS NULL
      UNION ALL
+     SELECT 'gaps_missing', NULL, NULL, coalesce(sum(missing), 0)::bigint FROM sync_gap WHERE filled_at IS NULL
+     UNION ALL
      SELECT 'lag_max', NULL, NULL, max(sync_lag)::bigint FROM relay_summary
      UNION ALL
      (SELECT 'lag', url::text, NULL, sync_lag::bigint FROM relay_summary WHERE sync_lag IS NOT NULL
        ORDER BY sync_lag DESC, url LIMIT $1::int)`,
     [LAGGING_RELAYS],
   );
-  const out: DbNumbers = { relays: [], candidates: [], gapsOpen: 0, lagMax: undefined, lagging: [] };
+  const out: DbNumbers = { relays: [], candidates: [], gapsOpen: 0, gapsMissing: 0, lagMax: undefined, lagging: [] };
   for (const r of rows) {
     const n = Number(r.n ?? NaN);
     if (r.part === 'relays') out.relays.push({ network: r.a!, status: r.b!, n });
     else if (r.part === 'candidates') out.candidates.push({ network: r.a!, n });
     else if (r.part === 'gaps') out.gapsOpen = n;
+    else if (r.part === 'gaps_missing') out.gapsMissing = n;
     else if (r.part === 'lag_max') out.lagMax = r.n === null ? undefined : n;
     else if (r.part === 'lag') out.lagging.push({ url: r.a!, lag: n });
   }

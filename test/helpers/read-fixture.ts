@@ -105,8 +105,8 @@ export async function loadFixture(db: Db, deployment: Deployment): Promise<Fixtu
   ]);
   await db.query(`INSERT INTO relay_backoff VALUES ($1, 3, 1, 10800000, $2)`, [R2, NOW - 3600]);
   await db.query(
-    `INSERT INTO sync_gap (relay_url, second, received, reason, recorded_at, tried_at, tries, filled_at) VALUES
-       ($1, $2, 500, 'cap', $3, $3, 1, NULL), ($1, $2 + 1, 500, 'cap', $3, $3, 2, NULL), ($1, $2 + 2, 500, 'cap', $3, $3, 1, $3)`,
+    `INSERT INTO sync_gap (relay_url, second, received, reason, recorded_at, tried_at, tries, filled_at, missing) VALUES
+       ($1, $2, 500, 'cap', $3, $3, 1, NULL, 700), ($1, $2 + 1, 500, 'cap', $3, $3, 2, NULL, NULL), ($1, $2 + 2, 500, 'cap', $3, $3, 1, $3, 5)`,
     [R2, T0 + 10, NOW - 1000],
   );
   await db.query(`INSERT INTO sync_refusal VALUES ($1, 'auth-required: no key configured', $2, $2)`, [R3, NOW - 500]);

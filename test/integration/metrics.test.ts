@@ -130,7 +130,7 @@ describe('metrics', () => {
       bigbrotr_validator_probes_total: 'counter',
       bigbrotr_monitor_checks_total: 'counter', bigbrotr_monitor_check_duration_seconds: 'histogram', bigbrotr_monitor_relays_checked_total: 'counter',
       bigbrotr_sync_events_total: 'counter', bigbrotr_sync_events_rejected_total: 'counter', bigbrotr_sync_relay_events_received_total: 'counter',
-      bigbrotr_sync_reqs_total: 'counter', bigbrotr_sync_gaps_recorded_total: 'counter', bigbrotr_sync_relays_set_aside_total: 'counter', bigbrotr_sync_gaps_open: 'gauge',
+      bigbrotr_sync_reqs_total: 'counter', bigbrotr_sync_gaps_recorded_total: 'counter', bigbrotr_sync_relays_set_aside_total: 'counter', bigbrotr_sync_gaps_open: 'gauge', bigbrotr_sync_gaps_missing_events: 'gauge',
       bigbrotr_sync_lag_max_seconds: 'gauge', bigbrotr_sync_lag_seconds: 'gauge',
       bigbrotr_refresh_duration_seconds: 'gauge', bigbrotr_refresh_runs_total: 'counter', bigbrotr_refresh_last_success_timestamp_seconds: 'gauge',
       bigbrotr_db_errors_total: 'counter',

@@ -97,6 +97,8 @@ describe('read core: resources', () => {
     assert.equal(r.sync.events, f.byAuthor.b.length);
     assert.equal(r.sync.open_gaps, 2);
     assert.deepEqual(r.sync.gaps.map((g: { second: number }) => g.second), [T0 + 10, T0 + 11]);
+    assert.deepEqual(r.sync.gaps.map((g: { missing: number | null }) => g.missing), [700, null], 'each gap\'s size, where the relay counted');
+    assert.deepEqual({ missing: r.sync.missing_events, unsized: r.sync.unsized_gaps }, { missing: 700, unsized: 1 }, 'the filled gap counts in neither');
     assert.equal(r.sync.refusal, null);
     const one = await read<Record<string, any>>('relay', { url: R1 });
     assert.deepEqual(Object.keys(one.nip66).sort(), ['geo', 'rtt']);
