@@ -187,6 +187,18 @@ export async function proveWindow(reader: ProofReader, k: RelayKnowledge, plan: 
       proof.complete = true;
       break;
     }
+    // NIP-45: a first answer below our limit but at the relay's cap (whole, or cut: a silent cap
+    // cannot tell), counted: as many as the window holds shows it whole in one round trip
+    // instead of pages. (At our own limit the window was sized to hold less: paging it is cheaper.)
+    if (mayBeCut && n < plan.ask && pages === 1 && reader.count && k.count === 'yes') {
+      const c = await reader.count({ since, until: k.untilExclusive ? t + 1 : t });
+      if (c === undefined) k.count = 'no';
+      else if (c < seen.size) k.count = 'untrusted'; // served more than it counts
+      else if (c === seen.size) {
+        proof.complete = true;
+        break;
+      }
+    }
     if (!mayBeCut) {
       auditedAnswer = n;
       audit = false;

@@ -429,4 +429,21 @@ describe('sync workflow', () => {
       r.sim.archive = r.sim.events.filter((_, i) => i % 2 === 0);
     }, { cap: 50 });
   });
+
+  it('a window answered at a silent cap below our limit is counted (NIP-45), not paged: fewer REQs, every event', async () => {
+    const events = Array.from({ length: 100 }, (_, i) => START + 50 + i * 100); // ten a 1,000 s window
+    const reqs: Record<string, number> = {};
+    for (const counts of [false, true]) {
+      await run(events, async (r) => {
+        await env.sleep('10m');
+        assert.equal(r.served.size, events.length);
+        reqs[String(counts)] = r.sim.reqs.length;
+        if (counts) assert.ok(r.sim.counts >= 1, 'windows counted');
+      }, (r) => {
+        r.limit = 50;
+        r.sim.nip45 = counts;
+      }, { cap: 10 });
+    }
+    assert.ok(reqs.true! < reqs.false!, `REQs with COUNT ${reqs.true}, without ${reqs.false}`);
+  });
 });
