@@ -333,10 +333,9 @@ export async function proveSecond(
   }
   let cut: string | undefined;
   let splits = 0;
-  if (known.length > 0) {
-    // By author, every author the archive and the relay know for t: an author's answer below the
-    // cap is that author whole for the second; one at the cap is split by its kinds.
-    const authors = [...new Set([...known.map((e) => e.pubkey), ...[...atT.values()].map((e) => e.pubkey)])].sort();
+  /** `authors` asked in groups, a group still cut halved (a relay caps `authors` lists too); returns the single authors still cut. */
+  const byAuthor = async (authors: string[], kinds?: number[]): Promise<Array<{ author: string; n: number }>> => {
+    const stillCut: Array<{ author: string; n: number }> = [];
     const groups: string[][] = [];
     for (let i = 0; i < authors.length; i += AUTHORS_PER_REQ) groups.push(authors.slice(i, i + AUTHORS_PER_REQ));
     for (let group = groups.pop(); group; group = groups.pop()) {
@@ -344,15 +343,21 @@ export async function proveSecond(
         cut ??= `more than ${MAX_SPLIT_REQS} REQs to split it by author`;
         break;
       }
-      const b = await ask({ since: t, until: t, limit: own, authors: group });
+      const b = await ask({ since: t, until: t, limit: own, authors: group, ...(kinds ? { kinds } : {}) });
       keep(b.inside);
       if (whole(b.n)) continue;
-      if (group.length > 1) {
-        groups.push(group.slice(0, group.length >> 1), group.slice(group.length >> 1));
-        continue;
-      }
-      for (const kind of new Set([...atT.values()].filter((e) => e.pubkey === group[0]).map((e) => e.kind))) {
-        const k1 = await ask({ since: t, until: t, limit: own, authors: group, kinds: [kind] });
+      if (group.length === 1) stillCut.push({ author: group[0]!, n: b.n });
+      else groups.push(group.slice(0, group.length >> 1), group.slice(group.length >> 1));
+    }
+    return stillCut;
+  };
+  if (known.length > 0) {
+    // By author, every author the archive and the relay know for t: an author's answer below the
+    // cap is that author whole for the second; one at the cap is split by its kinds.
+    const authors = [...new Set([...known.map((e) => e.pubkey), ...[...atT.values()].map((e) => e.pubkey)])].sort();
+    for (const { author } of await byAuthor(authors)) {
+      for (const kind of new Set([...atT.values()].filter((e) => e.pubkey === author).map((e) => e.kind))) {
+        const k1 = await ask({ since: t, until: t, limit: own, authors: [author], kinds: [kind] });
         keep(k1.inside);
         if (!whole(k1.n)) cut ??= `kind ${kind}: one author's ${k1.n} events in one second reach the relay's cap (${own})`;
       }
@@ -371,21 +376,8 @@ export async function proveSecond(
       keep(a.inside);
       if (whole(a.n)) continue;
     }
-    // By author: a group still cut is halved, down to one author (a relay caps `authors` lists too: at most AUTHORS_PER_REQ).
     const authors = [...new Set([...atT.values()].filter((e) => e.kind === kind).map((e) => e.pubkey))].sort();
-    const groups: string[][] = [];
-    for (let i = 0; i < authors.length; i += AUTHORS_PER_REQ) groups.push(authors.slice(i, i + AUTHORS_PER_REQ));
-    for (let group = groups.pop(); group; group = groups.pop()) {
-      if (++splits > MAX_SPLIT_REQS) {
-        cut ??= `more than ${MAX_SPLIT_REQS} REQs to split it by author`;
-        break;
-      }
-      const b = await ask({ since: t, until: t, limit: own, kinds: [kind], authors: group });
-      keep(b.inside);
-      if (whole(b.n)) continue;
-      if (group.length === 1) cut ??= `kind ${kind}: one author's ${b.n} events in one second reach the relay's cap (${own})`;
-      else groups.push(group.slice(0, group.length >> 1), group.slice(group.length >> 1));
-    }
+    for (const { n } of await byAuthor(authors, [kind])) cut ??= `kind ${kind}: one author's ${n} events in one second reach the relay's cap (${own})`;
   }
   const c = byCount();
   if (c) return c;

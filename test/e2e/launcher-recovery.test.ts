@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort, PASSWORD_FILE } from '../../workers/embedded-postgres.js';
 import { databaseServer } from '../helpers/database-server.js';
-import { alive, cmdline, ctrlC, exitOf, npmStart, until, waitFor, type Launch } from '../helpers/launch.js';
+import { alive, cmdline, ctrlC, descendants, exitOf, npmStart, until, waitFor, type Launch } from '../helpers/launch.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'bigbrotr-recovery-'));
@@ -23,25 +23,6 @@ after(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Pids under `pid` (the process tree, from /proc). */
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const [c, pp] of parent) if (pp === p) (out.push(c), walk(c));
-  };
-  walk(pid);
-  return out;
-}
 
 /** The embedded server's pid, from its cluster's pid file. */
 function postmasterPid(dataDir: string): number {

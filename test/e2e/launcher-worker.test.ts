@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { parseExposition } from '../helpers/exposition.js';
-import { alive, cmdline, ctrlC, npmStart, until, waitFor } from '../helpers/launch.js';
+import { alive, cmdline, ctrlC, descendants, npmStart, until, waitFor } from '../helpers/launch.js';
 import { startLocalRelay } from '../helpers/local-relay.js';
 import { signed } from '../helpers/nostr.js';
 
@@ -32,18 +32,7 @@ after(() => {
 
 /** The dev server under `pid` (the process tree, from /proc). */
 function temporalPidUnder(pid: number): number | undefined {
-  const parent = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const under = (p: number): boolean => p > 1 && (p === pid || under(parent.get(p) ?? 0));
-  return [...parent.keys()].find((p) => under(p) && cmdline(p).includes('start-dev'));
+  return descendants(pid).find((p) => cmdline(p).includes('start-dev'));
 }
 
 const DEATH = /^\[bigbrotr\] the worker process \(pid (\d+)\) died \(signal SIGKILL\): restarting it in (\d+) s; its log: the launcher's output$/m;
