@@ -8,6 +8,7 @@ import etag from '@fastify/etag';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { isIP } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Db } from '../activities/db/db.js';
@@ -36,6 +37,9 @@ export async function buildApi({ config, db, log = () => {} }: ApiDeps): Promise
     // A relay URL is a path parameter, URL-encoded (2,048 characters, up to 3 bytes each escaped).
     routerOptions: { maxParamLength: 8192 },
     return503OnClosing: true,
+    // Behind a reverse proxy, the client is X-Forwarded-For's (api.trust_proxy); else every
+    // client would share the proxy's one rate-limit bucket. Off by default: a client could name itself.
+    trustProxy: config.api.trust_proxy,
     // A URL the router cannot decode (`%zz`): Fastify's own answer would quote it back.
     frameworkErrors: (_err, _req, reply) => {
       void (reply as FastifyReply).code(400).send({ error: 'bad_request', message: 'malformed request URL' });
@@ -57,6 +61,7 @@ export async function buildApi({ config, db, log = () => {} }: ApiDeps): Promise
     global: true,
     max: config.api.rate_limit,
     timeWindow: 60_000,
+    keyGenerator: (req) => clientKey(req.ip),
     errorResponseBuilder: (_req, ctx) => ({
       statusCode: 429,
       message: `more than ${ctx.max} requests a minute from this address: retry in ${ctx.after}`,
@@ -90,8 +95,12 @@ export async function buildApi({ config, db, log = () => {} }: ApiDeps): Promise
 
   registerGzip(app);
   registerRoutes(app, createReader(db, config.deployment));
+  // Exempt from the per-client limit (load balancers probe it from one address), so its database
+  // check is shared: one query a second at most, however many clients ask.
+  let checked: { at: number; done: Promise<unknown> } | undefined;
   app.get('/health', { ...GZIP_ROUTE, config: { rateLimit: false, gzip: true }, schema: { summary: 'Liveness: the database answers', response: { 200: healthBody } } }, async () => {
-    await db.query('SELECT 1');
+    if (!checked || Date.now() - checked.at >= 1000) checked = { at: Date.now(), done: db.query('SELECT 1') };
+    await checked.done;
     return { ok: true };
   });
   app.get('/openapi.json', { ...GZIP_ROUTE, schema: { hide: true } }, async () => app.swagger());
@@ -105,4 +114,19 @@ export async function startApiServer(deps: ApiDeps): Promise<ApiServer> {
   const address = app.server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
   return { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, close: () => app.close() };
+}
+
+/**
+ * A client's rate-limit key: its IPv4 address, or the /64 of its IPv6 one (one host holds a whole
+ * /64, so per-address buckets would give it billions).
+ */
+export function clientKey(ip: string): string {
+  const v6 = ip.replace(/^\[|\]$/g, '');
+  if (isIP(v6) !== 6) return ip;
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(v6)) return v6.slice(7); // IPv4-mapped
+  const [head, tail = ''] = v6.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = v6.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
 }

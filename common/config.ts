@@ -182,6 +182,11 @@ export const configSchema = z.strictObject({
       cors_origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin like https://example.org')).default([]),
       /** Each query's deadline in the database. */
       statement_timeout: timeout.default(10 * SECOND),
+      /**
+       * Behind a reverse proxy: true (trust every hop) or the proxies' addresses or CIDRs
+       * (Fastify's trustProxy); false: the socket's address is the client's.
+       */
+      trust_proxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
     })
     .prefault({}),
   /** Every process's Prometheus endpoint, GET /metrics (workers/metrics-server.ts); port 0: none. */

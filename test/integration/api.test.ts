@@ -182,6 +182,61 @@ describe('API: HTTP conventions', () => {
     await asset.arrayBuffer();
   });
 
+  it('gzip and identity are two representations: Vary appended to CORS\'s, an ETag each, q=0 honoured over *', async () => {
+    const config = configFor(t.url, { cors_origins: ['https://allowed.example'] });
+    const s = await startApiServer({ config, db });
+    try {
+      const path = `${s.url}/v1/events?limit=100`;
+      const gz = await fetch(path, { headers: { 'accept-encoding': 'gzip', origin: 'https://allowed.example' } });
+      await gz.arrayBuffer();
+      const vary = (gz.headers.get('vary') ?? '').toLowerCase();
+      assert.ok(vary.includes('origin') && vary.includes('accept-encoding'), `Vary: ${vary}`);
+      const plain = await fetch(path, { headers: { 'accept-encoding': 'identity', origin: 'https://allowed.example' } });
+      await plain.arrayBuffer();
+      const [gzTag, plainTag] = [gz.headers.get('etag'), plain.headers.get('etag')];
+      assert.ok(gzTag && plainTag && gzTag !== plainTag, `ETags ${gzTag} and ${plainTag}`);
+      const again = await fetch(path, { headers: { 'accept-encoding': 'gzip', 'if-none-match': gzTag } });
+      assert.equal(again.status, 304, 'the gzip tag revalidates the gzip representation');
+      assert.equal(again.headers.get('etag'), gzTag);
+      const star = await fetch(path, { headers: { 'accept-encoding': 'gzip;q=0, *' } });
+      await star.arrayBuffer();
+      assert.equal(star.headers.get('content-encoding'), null, 'gzip;q=0 refuses gzip whatever * says');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('rate limits behind a proxy by X-Forwarded-For only when api.trust_proxy says so; IPv6 clients by /64', async () => {
+    const { clientKey } = await import('../../api/server.js');
+    assert.equal(clientKey('2001:db8:1:2:aaaa::1'), clientKey('2001:db8:1:2:bbbb::2'), 'one /64, one bucket');
+    assert.notEqual(clientKey('2001:db8:1:2::1'), clientKey('2001:db8:1:3::1'));
+    assert.equal(clientKey('::ffff:10.0.0.1'), '10.0.0.1');
+    for (const trust of [false, true]) {
+      const s = await startApiServer({ config: configFor(t.url, { rate_limit: 2, trust_proxy: trust }), db });
+      try {
+        const as = (ip: string) => get('/v1/summary', { headers: { 'x-forwarded-for': ip } }, s);
+        for (let i = 0; i < 2; i++) assert.equal((await as('198.51.100.1')).status, 200);
+        // Another client behind the same proxy: its own bucket only if the proxy is trusted.
+        assert.equal((await as('198.51.100.2')).status, trust ? 200 : 429, `trust_proxy ${trust}`);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it('/health, exempt from the per-client limit, asks the database once a second at most', async () => {
+    let queries = 0;
+    const counting = { query: ((...args: Parameters<Db['query']>) => (queries++, (db.query as (...a: unknown[]) => unknown)(...args))) as Db['query'] };
+    const s = await startApiServer({ config: configFor(t.url, { rate_limit: 2 }), db: counting });
+    try {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => get('/health', {}, s)));
+      assert.ok(answers.every((a) => a.status === 200));
+      assert.ok(queries <= 2, `${queries} database queries for 50 health checks`);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('stats carry an ETag and Cache-Control; a matching If-None-Match gets 304', async () => {
     const r = await get('/v1/stats/kinds');
     assert.equal(r.headers.get('cache-control'), 'public, max-age=60');
