@@ -2,7 +2,7 @@
 // `monitor/<url>`, `sync/<url>`), so that the Web UI's search finds one relay's workflows by its
 // URL and network: `RelayUrl = "wss://relay.example.com"`, `RelayNetwork = "tor"`,
 // `BigBrotrService = "monitor"`. A namespace knows them only once they are registered (the dev
-// server of `npm start` registers them; in production: README, "Search attributes"), and a start
+// server of `npm start` registers them; in production: README, "Operating it from the Web UI"), and a start
 // that names an unknown one is refused: they are set only where the namespace has them all.
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 import type { Network } from './relay-url.js';

@@ -3,7 +3,7 @@
 //
 // A request names one read-core resource (read/index.ts RESOURCES) in an `i` tag of type text,
 // ["i", "relays", "text"], or in ["param", "resource", "relays"]; each other ["param", name, value]
-// is a filter of that resource, `limit` and `cursor` included (a name given twice: a list). README "Asking the DVM (NIP-90)".
+// is a filter of that resource, `limit` and `cursor` included (a name given twice: a list). docs/read-side.md "Asking the DVM (NIP-90)".
 import { verifyEvent } from 'nostr-tools/pure';
 import type { Event, EventTemplate } from 'nostr-tools';
 

@@ -12,7 +12,7 @@ const registers = [registry];
 
 /**
  * Every metric of ours, by name: the Grafana dashboard and the alert rules are written against
- * these (README "Metrics and logs").
+ * these (docs/operations.md "Metrics and logs").
  */
 export const METRIC_NAMES = [
   'bigbrotr_relays',

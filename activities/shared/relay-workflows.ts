@@ -43,7 +43,7 @@ export async function searchAttributesReady(client: Client): Promise<boolean> {
   } catch (err) {
     log.debug('could not list the namespace search attributes: relay workflows start without them', { error: (err as Error).message });
   }
-  if (!ready && seen?.ready !== false) log.info('the namespace lacks the relay search attributes: relay workflows start without them (README, "Search attributes")', { namespace });
+  if (!ready && seen?.ready !== false) log.info('the namespace lacks the relay search attributes: relay workflows start without them (README, "Operating it from the Web UI")', { namespace });
   seenHere.set(namespace, { ready, at: Date.now() });
   return ready;
 }

@@ -79,10 +79,10 @@ describe('monitoring', () => {
     for (const name of ['BigBrotrNoEventsArchived', 'BigBrotrTargetDown', 'BigBrotrServiceGone']) assert.ok(fired.has(name), `alerts.test.yml never fires ${name}`);
   });
 
-  it('every alert says how bad it is and what happened, and the README says what to do', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  it('every alert says how bad it is and what happened, and the operations doc says what to do', () => {
+    const readme = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
     const section = readme.split(/^## Dashboards and alerts$/m)[1]?.split(/^## /m)[0] ?? '';
-    assert.ok(section, 'README has a "## Dashboards and alerts" section');
+    assert.ok(section, 'docs/operations.md has a "## Dashboards and alerts" section');
     const names = new Set<string>();
     for (const rule of alertRules) {
       assert.ok(rule.alert, `a rule without an alert name: ${rule.expr}`);
@@ -90,7 +90,7 @@ describe('monitoring', () => {
       names.add(rule.alert);
       assert.match(rule.labels?.severity ?? '', /^(critical|warning)$/, `${rule.alert}: severity`);
       assert.ok(rule.annotations?.summary && rule.annotations.description, `${rule.alert}: summary and description`);
-      assert.ok(section.includes(rule.alert), `README "Dashboards and alerts" does not say what to do about ${rule.alert}`);
+      assert.ok(section.includes(rule.alert), `docs/operations.md "Dashboards and alerts" does not say what to do about ${rule.alert}`);
     }
   });
 
