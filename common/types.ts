@@ -265,6 +265,18 @@ export interface SpanQuery {
   ahead?: Stretch;
 }
 
+/**
+ * A syncWindows activity's progress as its heartbeats carry it (a SpanResult so far), when `d`
+ * has that shape: what a retried attempt resumes from, and what the workflow keeps of an attempt
+ * lost with its worker.
+ */
+export function spanProgress(d: unknown): SpanResult | undefined {
+  const p = d as Partial<SpanResult> | undefined;
+  if (typeof p?.cursor !== 'number' || typeof p.windowSec !== 'number' || p.windowSec < 1 || typeof p.windows !== 'number') return undefined;
+  if (typeof p.invalid !== 'object' || p.invalid === null || typeof p.relay !== 'object' || p.relay === null) return undefined;
+  return p as SpanResult;
+}
+
 /** Seconds [from, to]. */
 export interface Stretch {
   from: number;

@@ -3,15 +3,13 @@
 // launcher up; the launcher restarts it. As `npm run start-workers` runs them, with DATABASE_URL and
 // TEMPORAL_ADDRESS from the launcher, plus: a `ready` message once the workers are built, the
 // workflow bundle saved for the next start, and a shutdown when the launcher is gone.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { loadConfig } from './config.js';
 import { StartupError } from './errors.js';
 import { configureLogging } from './logging.js';
 import { runMain, say } from './main.js';
 import { startMetricsServer } from './metrics-server.js';
 import { installRuntime } from './runtime.js';
-import { bundleWorkflows, connectDatabase, connectTemporal, createWorkers, prebuiltBundle, runWorkers, WORKFLOW_BUNDLE_PATH } from './worker.js';
+import { bundleWorkflows, connectDatabase, connectTemporal, createWorkers, prebuiltBundle, runWorkers, WORKFLOW_BUNDLE_PATH, writeWorkflowBundle } from './worker.js';
 
 // Before the Runtime, a stop ends the process at once. After it, the Runtime's shutdown (which
 // stops listening after the first SIGINT/SIGTERM) must not be cut short by a second one: Ctrl-C
@@ -46,10 +44,6 @@ runMain(async () => {
 
 /** Bundles the workflows once, for this start and the restarts after it (webpack takes seconds and ~150 MB). */
 async function saveBundle(): Promise<{ codePath: string }> {
-  const { code } = await bundleWorkflows();
-  mkdirSync(dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
-  const tmp = `${WORKFLOW_BUNDLE_PATH}.${process.pid}.tmp`; // renamed into place: never read half-written
-  writeFileSync(tmp, code);
-  renameSync(tmp, WORKFLOW_BUNDLE_PATH);
+  writeWorkflowBundle((await bundleWorkflows()).code);
   return { codePath: WORKFLOW_BUNDLE_PATH };
 }

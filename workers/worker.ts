@@ -1,6 +1,6 @@
 // The workers: workflows and activities on the deployment's task queues.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { createPool, redactUrl, type Db } from '../activities/db/db.js';
 import { migrate } from '../activities/db/migrate.js';
@@ -126,6 +126,17 @@ export async function connectDatabase(url: string, config: Config, name: string)
 export function bundleWorkflows() {
   const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
+}
+
+/**
+ * Writes a workflow bundle to WORKFLOW_BUNDLE_PATH: aside, then renamed into place, so that two
+ * processes building it at once never load each other's half-written file.
+ */
+export function writeWorkflowBundle(code: string): void {
+  mkdirSync(dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
+  const tmp = `${WORKFLOW_BUNDLE_PATH}.${process.pid}.tmp`;
+  writeFileSync(tmp, code);
+  renameSync(tmp, WORKFLOW_BUNDLE_PATH);
 }
 
 /** The bundle `npm run build:workflows` wrote, if it is newer than every workflow source file. */

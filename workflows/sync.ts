@@ -34,7 +34,7 @@ import {
 import type { NetworkActivities } from '../activities/network.js';
 import type { SyncActivities, SyncRow } from '../activities/synchronizer/sync.js';
 import {
-  addReasons, coordinatorInput, isWorkerDeath, ladderStep, ladderWaitMs, parseOrFail, RELAY_GONE, syncQueue, syncRelayInput, UNKNOWN_RELAY, type SpanResult, type SyncSettings, type SyncStatus, WORKER_DEATHS,
+  addReasons, coordinatorInput, isWorkerDeath, ladderStep, ladderWaitMs, parseOrFail, RELAY_GONE, spanProgress, syncQueue, syncRelayInput, UNKNOWN_RELAY, type SpanResult, type SyncSettings, type SyncStatus, WORKER_DEATHS,
 } from '../common/index.js';
 import { coordinate, runNow, startRelayWorkflow } from './coordinator.js';
 
@@ -151,7 +151,7 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
         if (countsDeaths && isWorkerDeath(err) && settings.backoff) {
           spans++;
           // What the dead attempt's heartbeats recorded is kept, as a retry of it would resume there.
-          const progress = heartbeatProgress(err);
+          const progress = spanProgress(((err as ActivityFailure).cause as TimeoutFailure).lastHeartbeatDetails);
           if (progress) add(status, progress);
           const deaths = (status.deaths ?? 0) + 1;
           status.deaths = deaths;
@@ -204,14 +204,6 @@ export async function syncRelay(raw: unknown): Promise<SyncStatus> {
   const { carry: _, ...rest } = input;
   const { url: __, cursor, windowSec, phase: ___, ended: ____, notArchivable: _____, ...totals } = status; // (ahead rides in totals)
   return continueAsNew<typeof syncRelay>({ ...rest, cursor, windowSec, carry: totals });
-}
-
-/** The progress a syncWindows activity's last heartbeat carried (sync-span.ts), when its failure has one of the right shape. */
-function heartbeatProgress(err: unknown): SpanResult | undefined {
-  const d = ((err as ActivityFailure).cause as TimeoutFailure).lastHeartbeatDetails as Partial<SpanResult> | undefined;
-  if (typeof d?.cursor !== 'number' || typeof d.windowSec !== 'number' || d.windowSec < 1 || typeof d.windows !== 'number') return undefined;
-  if (typeof d.invalid !== 'object' || d.invalid === null || typeof d.relay !== 'object' || d.relay === null) return undefined;
-  return d as SpanResult;
 }
 
 /** A syncWindows activity's result into the relay's status. */

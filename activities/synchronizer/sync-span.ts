@@ -17,7 +17,7 @@
 // activity the progress rides on its heartbeats, so a retried attempt (a worker killed, a relay
 // that dropped the connection) resumes after the last complete window, not at the span's start.
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
-import { addEventCounts, UNKNOWN_RELAY, type RelayKnowledge, type SpanQuery, type SpanResult, type WindowResult } from '../../common/index.js';
+import { addEventCounts, spanProgress, UNKNOWN_RELAY, type RelayKnowledge, type SpanQuery, type SpanResult, type WindowResult } from '../../common/index.js';
 import { AUDIT_EVERY, proveWindow, RelayRefused, retrySecond, type Gap, type ProofReader } from './sync-proof.js';
 import { emptyWindow, NEGENTROPY_TARGET, type WindowQuery } from './sync-window.js';
 import { metrics } from '../shared/metrics.js';
@@ -208,11 +208,10 @@ function addCounts(p: SpanResult, r: WindowResult) {
  * (a cursor between this span's start and target).
  */
 function resumed(q: SpanQuery): SpanResult | undefined {
-  const d = activityInfo().heartbeatDetails as Partial<SpanResult> | undefined;
-  if (typeof d?.cursor !== 'number' || typeof d.windowSec !== 'number' || typeof d.windows !== 'number' || typeof d.invalid !== 'object' || typeof d.relay !== 'object') return undefined;
+  const d = spanProgress(activityInfo().heartbeatDetails);
   // (A relay caught capping lower moves the cursor back to its last audit, before q.cursor.)
-  if (d.cursor < Math.min(q.cursor, q.relay?.auditCursor ?? q.cursor) || d.cursor > q.target || d.windowSec < 1) return undefined;
-  return d as SpanResult;
+  if (!d || d.cursor < Math.min(q.cursor, q.relay?.auditCursor ?? q.cursor) || d.cursor > q.target) return undefined;
+  return d;
 }
 
 /**

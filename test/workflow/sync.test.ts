@@ -398,34 +398,26 @@ describe('sync workflow', () => {
     }, { cap: 6000 });
   });
 
-  it('what the archive holds from other relays: its ids asked by id, its authors by author; 300 by 40 authors under a cap of 50, all archived; proven by COUNT', async () => {
-    const events = Array.from({ length: 300 }, () => START + 3000);
-    await run(events, async (r) => {
-      await env.sleep('10m');
-      assert.equal(r.served.size, 300);
-      assert.ok(r.sim.reqs.some((f) => f.ids !== undefined), 'asked by id');
-        assert.equal(r.sim.gaps.size, 0, 'proven by COUNT');
-    }, (r) => {
-      r.limit = 50;
-      r.sim.nip45 = true;
-      r.sim.archive = r.sim.events.filter((_, i) => i % 2 === 0); // half of them, from another relay
-    }, { cap: 50, authors: author });
-  });
-
-  it('what the archive holds from other relays: its ids asked by id, its authors by author; 300 by 40 authors under a cap of 50, all archived; without COUNT a gap of unknown size (an author none has shown cannot be ruled out)', async () => {
-    const events = Array.from({ length: 300 }, () => START + 3000);
-    await run(events, async (r) => {
-      await env.sleep('10m');
-      assert.equal(r.served.size, 300);
-      assert.ok(r.sim.reqs.some((f) => f.ids !== undefined), 'asked by id');
-        assert.ok(r.sim.gaps.has(START + 3000), 'a gap');
-        assert.equal(r.sim.gaps.get(START + 3000)?.missing, undefined, 'of no known size');
-    }, (r) => {
-      r.limit = 50;
-      r.sim.nip45 = false;
-      r.sim.archive = r.sim.events.filter((_, i) => i % 2 === 0); // half of them, from another relay
-    }, { cap: 50, authors: author });
-  });
+  // One relay a test (a second run in one test would start after the server's clock ran on).
+  for (const counts of [true, false]) {
+    it(`what the archive holds from other relays: its ids asked by id, its authors by author; 300 by 40 authors under a cap of 50, all archived; ${counts ? 'proven by COUNT' : 'without COUNT a gap of unknown size (an author none has shown cannot be ruled out)'}`, async () => {
+      const events = Array.from({ length: 300 }, () => START + 3000);
+      await run(events, async (r) => {
+        await env.sleep('10m');
+        assert.equal(r.served.size, 300);
+        assert.ok(r.sim.reqs.some((f) => f.ids !== undefined), 'asked by id');
+        if (counts) assert.equal(r.sim.gaps.size, 0, 'proven by COUNT');
+        else {
+          assert.ok(r.sim.gaps.has(START + 3000), 'a gap');
+          assert.equal(r.sim.gaps.get(START + 3000)?.missing, undefined, 'of no known size');
+        }
+      }, (r) => {
+        r.limit = 50;
+        r.sim.nip45 = counts;
+        r.sim.archive = r.sim.events.filter((_, i) => i % 2 === 0); // half of them, from another relay
+      }, { cap: 50, authors: author });
+    });
+  }
 
   it('one author filling the second past the cap, half known to the archive, no COUNT: what is known fetched by id, and a gap', async () => {
     const events = Array.from({ length: 300 }, () => START + 3000);
